@@ -1,0 +1,287 @@
+"""The bundled games: Gymnasium compliance, determinism, physics, events, batching, rendering, errors."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs import flappy as F
+from envs import pong as P
+from envs.scripted import SCRIPTED
+
+PONG, FLAPPY = "tracerl/Pong-v0", "tracerl/FlappyBird-v0"
+MODES = [
+    (PONG, {}), (PONG, {"obs_type": "pixels"}), (PONG, {"opponent": "wall"}),
+    (PONG, {"reward": "points", "episodic": True}), (PONG, {"render_mode": "rgb_array"}),
+    (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}),
+    (FLAPPY, {"render_mode": "rgb_array"}), (FLAPPY, {"alive_reward": 0.1, "gap": 140, "spacing": 200}),
+]
+
+
+def rollout(env, steps, seed, policy_seed=0):
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(policy_seed)
+    out = [obs]
+    for _ in range(steps):
+        obs, r, term, trunc, info = env.step(int(rng.integers(env.action_space.n)))
+        out.append((obs, r, term, info["event"]))
+        if term:
+            obs, _ = env.reset()
+    return out
+
+
+@pytest.mark.parametrize("env_id,kwargs", MODES)
+def test_check_env_passes_without_warnings(env_id, kwargs):
+    env = gym.make(env_id, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=False)
+
+
+def test_short_names_resolve_and_unknown_names_are_refused():
+    assert envs.resolve_id("pong") == PONG and envs.resolve_id("flappy") == FLAPPY
+    assert envs.resolve_id("CartPole-v1") == "CartPole-v1"
+    with pytest.raises(ValueError, match="'nope-v0'.*pong, flappy"):
+        envs.resolve_id("nope-v0")
+
+
+@pytest.mark.parametrize("env_id,kwargs", [(PONG, {}), (FLAPPY, {}), (PONG, {"obs_type": "pixels"})])
+def test_same_seed_same_trajectory(env_id, kwargs):
+    a = rollout(gym.make(env_id, **kwargs), 2000, seed=7)
+    b = rollout(gym.make(env_id, **kwargs), 2000, seed=7)
+    c = rollout(gym.make(env_id, **kwargs), 2000, seed=8)
+    same = lambda x, y: all(np.array_equal(p[0], q[0]) and p[1:] == q[1:] for p, q in zip(x[1:], y[1:]))  # noqa
+    assert same(a, b)
+    assert not same(a, c)
+
+
+def test_pong_ball_stays_in_court_and_obs_in_space():
+    env = P.PongEnv()
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20_000):
+        obs, *_ = env.step(int(rng.integers(3)))
+        assert P.BALL_R - 1e-9 <= env.by <= P.HEIGHT - P.BALL_R + 1e-9
+        assert 0 <= env.bx <= P.WIDTH
+        assert P.PADDLE_H / 2 <= env.py <= P.HEIGHT - P.PADDLE_H / 2
+        assert abs(env.vx) > 0 and np.hypot(env.vx, env.vy) <= P.MAX_SPEED + 1e-9
+        assert env.observation_space.contains(obs)
+
+
+def test_pong_return_angle_follows_contact_point_and_ball_speeds_up():
+    env = P.PongEnv()
+    env.reset(seed=0)
+    angles = []
+    for offset in (-20.0, 0.0, 20.0):  # ball meets the paddle above, at, below its centre
+        env.py, env.by, env.bx, env.vx, env.vy, env.speed = 150.0, 150.0 + offset, P.RIGHT_FACE - 6, 5.0, 0.0, 5.0
+        _, reward, _, _, info = env.step(0)
+        assert info["event"] == "hit" and reward == 1.0
+        assert env.vx < 0 and env.speed == pytest.approx(5.0 * P.ACCEL)
+        angles.append(env.vy)
+    assert angles[0] < 0 == angles[1] < angles[2]
+
+
+def test_pong_events_and_rewards_agree():
+    for reward_mode in ("hits", "points"):
+        env = P.PongEnv(reward=reward_mode)
+        env.reset(seed=1)
+        rng = np.random.default_rng(1)
+        seen = set()
+        for _ in range(30_000):
+            _, r, term, _, info = env.step(int(rng.integers(3)))
+            assert not term  # one never-ending life
+            seen.add(info["event"])
+            expected = {"hit": 1.0 if reward_mode == "hits" else 0.0, "miss": -1.0,
+                        "point_won": 1.0 if reward_mode == "points" else 0.0, None: 0.0}[info["event"]]
+            assert r == expected
+        assert seen == {None, "hit", "miss", "point_won"}
+        assert info["score"][1] == info["misses"]
+
+
+def test_pong_episode_ends_at_21_points():
+    env = P.PongEnv(episodic=True, opponent="wall")
+    env.reset(seed=0)
+    for t in range(100_000):
+        _, _, term, _, info = env.step(0)
+        if term:
+            break
+    assert term and max(info["score"]) == 21 and info["score"][1] == 21
+
+
+def test_pong_cpu_opponent_is_beatable_but_not_idle():
+    """A tracking paddle never misses; the CPU returns most balls but loses some points."""
+    vec = P.PongVecEnv(num_envs=8)
+    obs, _ = vec.reset(seed=0)
+    for _ in range(20_000):
+        obs, _, _, _, info = vec.step(SCRIPTED[PONG](obs))
+    assert info["misses"].sum() == 0
+    rng = np.random.default_rng(0)
+    for _ in range(20_000):  # random play lets the CPU rally but it still loses points
+        obs, _, _, _, info = vec.step(rng.integers(0, 3, 8))
+    assert info["score"][:, 0].sum() > 0
+
+
+def test_flappy_bird_stays_in_world_and_events_agree():
+    env = F.FlappyBirdEnv(alive_reward=0.05)
+    obs, _ = env.reset(seed=3)
+    policy = SCRIPTED[FLAPPY]
+    rng = np.random.default_rng(0)
+    seen, pipes_in_life = set(), 0
+    for t in range(20_000):
+        a = int(policy(obs[None])[0]) if t % 1000 < 900 else int(rng.integers(2))
+        obs, r, term, _, info = env.step(a)
+        assert not term
+        assert 0 <= env.y and env.y + F.BIRD_H <= F.BASE_Y  # after a crash the bird has respawned
+        assert env.observation_space.contains(obs)
+        ev = info["event"]
+        seen.add(ev)
+        if ev == "crash":
+            assert r == -1.0 and info["pipes"] == pipes_in_life
+            pipes_in_life = 0
+        elif ev == "pipe":
+            assert r == pytest.approx(1.0 + 0.05)
+            pipes_in_life += 1
+            assert info["pipes"] == pipes_in_life
+        else:
+            assert r == pytest.approx(0.05)
+    assert seen == {None, "pipe", "crash"}
+
+
+def test_flappy_episode_ends_at_crash():
+    env = F.FlappyBirdEnv(episodic=True)
+    env.reset(seed=0)
+    for _ in range(1000):
+        _, r, term, _, info = env.step(0)  # never flap: falls to the ground
+        if term:
+            break
+    assert term and r == -1.0 and info["event"] == "crash"
+
+
+def test_scripted_beats_random():
+    def play(env_id, policy, steps=20_000):
+        vec = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point")
+        obs, _ = vec.reset(seed=0)
+        rng, events = np.random.default_rng(0), []
+        for _ in range(steps // 4):
+            a = SCRIPTED[env_id](obs) if policy == "scripted" else rng.integers(0, vec.single_action_space.n, 4)
+            obs, _, _, _, info = vec.step(a)
+            events.extend(e for e in info["event"] if e)
+        return {e: events.count(e) for e in set(events)}
+
+    s, r = play(PONG, "scripted"), play(PONG, "random")
+    assert s.get("miss", 0) == 0 and r["hit"] / (r["hit"] + r["miss"]) < 0.4
+    s, r = play(FLAPPY, "scripted"), play(FLAPPY, "random")
+    assert s["pipe"] / max(s.get("crash", 0), 1) > 20 and r.get("pipe", 0) / r["crash"] < 0.1
+
+
+@pytest.mark.parametrize("env_id,kwargs", [
+    (PONG, {}), (PONG, {"opponent": "wall", "reward": "points"}), (PONG, {"obs_type": "pixels"}),
+    (PONG, {"episodic": True, "opponent": "wall"}),
+    (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}),
+])
+def test_batched_equals_single_games(env_id, kwargs):
+    n, steps = 4, 3000
+    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
+    singles = [gym.make(env_id, **kwargs) for _ in range(n)]
+    obs_v, _ = vec.reset(seed=100)
+    obs_s = [e.reset(seed=100 + i)[0] for i, e in enumerate(singles)]
+    assert np.array_equal(obs_v, np.stack(obs_s))
+    rng = np.random.default_rng(0)
+    pending = [False] * n  # next-step autoreset: the batch resets a finished game on the next step
+    ends = 0
+    for t in range(steps):
+        a = rng.integers(0, vec.single_action_space.n, n)
+        obs_v, r_v, term_v, _, info_v = vec.step(a)
+        for i, e in enumerate(singles):
+            if pending[i]:
+                o, _ = e.reset()
+                r, term, ev = 0.0, False, None
+                pending[i] = False
+            else:
+                o, r, term, _, info = e.step(int(a[i]))
+                ev = info["event"]
+                pending[i] = term
+                ends += term
+            assert np.array_equal(obs_v[i], o), (t, i)
+            assert r_v[i] == r and term_v[i] == term and info_v["event"][i] == ev, (t, i)
+    if kwargs.get("episodic"):
+        assert ends > 0
+
+
+def test_checkpoint_state_round_trip_continues_exactly():
+    for cls in (P.PongEnv, F.FlappyBirdEnv):
+        env = cls()
+        env.reset(seed=5)
+        for _ in range(500):
+            env.step(1)
+        state = env.state_dict()
+        later = [env.step(t % 2)[0] for t in range(3000)]
+        env2 = cls()
+        env2.reset(seed=999)
+        env2.load_state_dict(state)
+        assert all(np.array_equal(a, env2.step(t % 2)[0]) for t, a in enumerate(later))
+    for cls in (P.PongVecEnv, F.FlappyBirdVecEnv):
+        vec = cls(num_envs=3)
+        vec.reset(seed=5)
+        for _ in range(500):
+            vec.step(np.ones(3, int))
+        state = vec.state_dict()
+        later = [vec.step(np.full(3, t % 2))[0] for t in range(3000)]
+        vec2 = cls(num_envs=3)
+        vec2.reset(seed=1)
+        vec2.load_state_dict(state)
+        assert all(np.array_equal(a, vec2.step(np.full(3, t % 2))[0]) for t, a in enumerate(later))
+
+
+@pytest.mark.parametrize("env_id,shape", [(PONG, (300, 400, 3)), (FLAPPY, (512, 288, 3))])
+def test_rgb_array_frames_change_as_play_moves(env_id, shape):
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    assert first.shape == shape and first.dtype == np.uint8
+    for _ in range(10):
+        env.step(1)
+    assert not np.array_equal(first, env.render())
+
+
+@pytest.mark.parametrize("env_id", [PONG, FLAPPY])
+def test_pixel_observations_show_the_game(env_id):
+    env = gym.make(env_id, obs_type="pixels")
+    obs, _ = env.reset(seed=0)
+    assert obs.dtype == np.uint8 and obs.max() == 255  # the ball / bird is drawn brightest
+    nxt, *_ = env.step(1)
+    assert not np.array_equal(obs, nxt)
+
+
+@pytest.mark.parametrize("env_id", [PONG, FLAPPY])
+def test_human_render_headless(env_id):
+    env = gym.make(env_id, render_mode="human")
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(0)
+    import pygame
+
+    assert pygame.display.get_surface() is not None
+    expected = (P.WIDTH, P.HEIGHT) if env_id == PONG else (F.WIDTH, F.HEIGHT)
+    assert pygame.display.get_surface().get_size() == expected
+    env.close()
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: P.PongEnv(opponent="robot"), r"opponent 'robot'.*'cpu', 'wall'"),
+    (lambda: P.PongEnv(reward="score"), r"reward 'score'.*'hits', 'points'"),
+    (lambda: P.PongEnv(obs_type="rgb"), r"obs_type 'rgb'.*'features', 'pixels'"),
+    (lambda: P.PongVecEnv(2, opponent="robot"), r"opponent 'robot'"),
+    (lambda: F.FlappyBirdEnv(gap=300), r"gap 300 does not fit"),
+    (lambda: F.FlappyBirdEnv(gap=10), r"gap 10 does not fit"),
+    (lambda: F.FlappyBirdEnv(spacing=50), r"spacing 50 does not fit"),
+    (lambda: F.FlappyBirdEnv(obs_type="rgb"), r"obs_type 'rgb'"),
+    (lambda: F.FlappyBirdVecEnv(2, gap=300), r"gap 300"),
+    (lambda: P.PongEnv(render_mode="window"), r"render_mode 'window'"),
+])
+def test_bad_arguments_raise_value_error_naming_value(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
