@@ -1,0 +1,61 @@
+"""A non-spiking reference policy with the spiking policy's interface: normalise -> tanh MLP -> softmax.
+
+It shows what the spiking network gains or gives up with the same learners, encoders and loop.
+Its per-step gradients are exact (backprop through one step, by hand, no autograd)::
+
+    h = tanh(W1 x + b1),  y = W2 h + b2
+    dW2 = dy (x) h,  db2 = dy,  dh = (W2^T dy) * (1 - h^2),  dW1 = dh (x) x,  db1 = dh
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from gymnasium import spaces
+
+from agents.encoders import make_encoder
+from agents.policy import Policy, per_lifetime
+
+
+class MLPPolicy(Policy):
+    """One tanh hidden layer of ``hidden`` units over N lifetimes; see :class:`agents.spiking.SpikingPolicy`."""
+
+    READOUT = ("w2", "b2")
+
+    def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete, hidden: int | Sequence[int] = 64,
+                 n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
+                 out_scale: float = 0.1, encoder_kwargs: dict | None = None, **_ignored):
+        super().__init__(observation_space, action_space, n, seed, temperature)
+        size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
+        if encoder == "auto":
+            encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
+        self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
+        self.encoder = make_encoder(encoder, n, self.obs_shape, **(encoder_kwargs or {}))
+        d, a = self.encoder.out_dim, self.n_actions
+        self.register_buffer("w1", per_lifetime(self.seeds, 1, lambda g: torch.randn(size, d, generator=g) / math.sqrt(d)))
+        self.register_buffer("b1", torch.zeros(n, size))
+        self.register_buffer("w2", per_lifetime(self.seeds, 2, lambda g: torch.randn(a, size, generator=g) * out_scale / math.sqrt(size)))
+        self.register_buffer("b2", torch.zeros(n, a))
+        self.register_buffer("x", torch.zeros(n, d))
+        self.register_buffer("h", torch.zeros(n, size))
+
+    def _forward(self, obs: torch.Tensor) -> torch.Tensor:
+        self.x.copy_(self.encoder(obs))
+        self.h.copy_(torch.tanh((self.w1 * self.x[:, None, :]).sum(-1) + self.b1))
+        return (self.w2 * self.h[:, None, :]).sum(-1) + self.b2
+
+    def local_grads(self, dy: torch.Tensor) -> dict[str, torch.Tensor]:
+        dh = (self.w2 * dy[:, :, None]).sum(1) * (1 - self.h * self.h)
+        return {"w2": dy[:, :, None] * self.h[:, None, :], "b2": dy,
+                "w1": dh[:, :, None] * self.x[:, None, :], "b1": dh}
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {"w2": self.w2, "b2": self.b2, "w1": self.w1, "b1": self.b1}
+
+    def features(self) -> torch.Tensor:
+        return torch.cat([self.h, self.x, torch.ones(self.n, 1)], dim=1)
+
+    def _reset_state(self, mask: torch.Tensor) -> None:
+        self.encoder.reset_lifetimes(mask)

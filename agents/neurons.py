@@ -1,0 +1,110 @@
+"""Spiking neuron models as pure step functions over explicit state.
+
+Every tensor carries a leading batch dimension N of independent lifetimes. A step function takes
+the input current of one network tick and the state, and returns the spikes and the new state;
+nothing is kept anywhere else, so a model can be tested by calling one function.
+
+LIF, discrete time, subtractive reset (one tick)::
+
+    v_t = alpha * v_{t-1} + I_t - theta * z_{t-1}
+    z_t = H(v_t - theta)
+
+with ``alpha = exp(-dt / tau_mem)``. ALIF adds an adaptive threshold that rises by ``beta`` after
+each spike and decays back with ``rho = exp(-dt / tau_adapt)``, a memory beyond ``tau_mem``::
+
+    a_t = rho * a_{t-1} + z_{t-1}
+    A_t = theta + beta * a_t
+    v_t = alpha * v_{t-1} + I_t - A_{t-1} * z_{t-1}
+    z_t = H(v_t - A_t)
+
+Learners use the pseudo-derivative in place of dz/dv (Bellec et al. 2020)::
+
+    psi_t = gamma_pd / theta * max(0, 1 - |v_t - A_t| / theta)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+
+class LIFParams(NamedTuple):
+    alpha: float  # membrane leak per tick, exp(-1 / tau_mem)
+    theta: float = 1.0  # firing threshold
+    gamma_pd: float = 0.3  # height of the pseudo-derivative
+
+    @classmethod
+    def from_tau(cls, tau_mem: float, theta: float = 1.0, gamma_pd: float = 0.3) -> "LIFParams":
+        return cls(math.exp(-1.0 / tau_mem), theta, gamma_pd)
+
+
+class LIFState(NamedTuple):
+    v: torch.Tensor  # (N, H) membrane potential
+    z: torch.Tensor  # (N, H) spikes of the last tick, 0. or 1.
+
+
+def lif_init(n: int, size: int, dtype=torch.float32) -> LIFState:
+    return LIFState(torch.zeros(n, size, dtype=dtype), torch.zeros(n, size, dtype=dtype))
+
+
+def lif_step(current: torch.Tensor, state: LIFState, p: LIFParams) -> tuple[torch.Tensor, LIFState]:
+    """One tick of LIF neurons. ``current`` is I_t, shape (N, H)."""
+    v = p.alpha * state.v + current - p.theta * state.z
+    z = (v > p.theta).to(v.dtype)
+    return z, LIFState(v, z)
+
+
+def lif_pseudo_derivative(state: LIFState, p: LIFParams) -> torch.Tensor:
+    """psi_t for the state just returned by :func:`lif_step`."""
+    return (p.gamma_pd / p.theta) * torch.clamp(1.0 - torch.abs(state.v - p.theta) / p.theta, min=0.0)
+
+
+class ALIFParams(NamedTuple):
+    alpha: float  # membrane leak per tick
+    rho: float  # threshold adaptation decay per tick, exp(-1 / tau_adapt)
+    beta: float = 0.2  # threshold rise per spike
+    theta: float = 1.0  # baseline threshold
+    gamma_pd: float = 0.3
+
+    @classmethod
+    def from_tau(cls, tau_mem: float, tau_adapt: float, beta: float = 0.2, theta: float = 1.0,
+                 gamma_pd: float = 0.3) -> "ALIFParams":
+        return cls(math.exp(-1.0 / tau_mem), math.exp(-1.0 / tau_adapt), beta, theta, gamma_pd)
+
+
+class ALIFState(NamedTuple):
+    v: torch.Tensor  # (N, H) membrane potential
+    z: torch.Tensor  # (N, H) spikes of the last tick
+    a: torch.Tensor  # (N, H) threshold adaptation
+
+
+def alif_init(n: int, size: int, dtype=torch.float32) -> ALIFState:
+    zeros = lambda: torch.zeros(n, size, dtype=dtype)  # noqa: E731
+    return ALIFState(zeros(), zeros(), zeros())
+
+
+def alif_threshold(state: ALIFState, p: ALIFParams) -> torch.Tensor:
+    return p.theta + p.beta * state.a
+
+
+def alif_step(current: torch.Tensor, state: ALIFState, p: ALIFParams) -> tuple[torch.Tensor, ALIFState]:
+    """One tick of adaptive LIF neurons. ``current`` is I_t, shape (N, H)."""
+    v = p.alpha * state.v + current - alif_threshold(state, p) * state.z
+    a = p.rho * state.a + state.z
+    z = (v > p.theta + p.beta * a).to(v.dtype)
+    return z, ALIFState(v, z, a)
+
+
+def alif_pseudo_derivative(state: ALIFState, p: ALIFParams) -> torch.Tensor:
+    return (p.gamma_pd / p.theta) * torch.clamp(1.0 - torch.abs(state.v - alif_threshold(state, p)) / p.theta, min=0.0)
+
+
+class ReadoutState(NamedTuple):
+    y: torch.Tensor  # (N, A) leaky readout, the policy's logits
+
+
+def readout_step(current: torch.Tensor, state: ReadoutState, kappa: float) -> ReadoutState:
+    """Leaky integrator: ``y_t = kappa * y_{t-1} + W_out z_t + b`` (``current`` is W_out z_t + b)."""
+    return ReadoutState(kappa * state.y + current)

@@ -1,0 +1,157 @@
+"""Pieces every learner shares: learning signals, step-size control, reward scaling, NaN guard.
+
+All state is a tensor with a leading batch of N lifetimes, kept in buffers so ``state_dict``
+carries it into checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class RewardBaseline(nn.Module):
+    """Greedy learning signal ``A_t = r_t - b_t`` with a running mean ``b <- beta b + (1 - beta) r``.
+
+    ``sparse=True`` (default): rewards that are exactly zero are "no event"; the baseline tracks the
+    mean of the event rewards alone, and steps without an event get ``A = 0``. Subtracting a
+    baseline between sparse events would push down every action taken while nothing happens.
+    """
+
+    def __init__(self, n: int, beta: float = 0.99, sparse: bool = True):
+        super().__init__()
+        self.beta, self.sparse = beta, sparse
+        self.register_buffer("b", torch.zeros(n))
+
+    def forward(self, reward: torch.Tensor) -> torch.Tensor:
+        advantage = reward - self.b
+        if self.sparse:
+            event = reward != 0
+            advantage = torch.where(event, advantage, torch.zeros_like(advantage))
+            self.b.copy_(torch.where(event, self.beta * self.b + (1 - self.beta) * reward, self.b))
+        else:
+            self.b.mul_(self.beta).add_(reward, alpha=1 - self.beta)
+        return advantage
+
+
+class LinearCritic(nn.Module):
+    """V(s) = w . phi(s), learned online by TD(lambda) with an accumulating trace::
+
+        delta_t = r_t + gamma V(s_{t+1}) (1 - done_t) - V(s_t)
+        e_t     = gamma lambda e_{t-1} + phi(s_t)
+        w      += lr_eff delta_t e_t,   lr_eff = obgd_step(lr, delta_t, e_t)
+
+    The ObGD bound (Elsayed et al. 2024) keeps one update from overshooting the target.
+    """
+
+    def __init__(self, n: int, feature_dim: int, lr: float = 0.05, gamma: float = 0.99, lam: float = 0.8,
+                 kappa: float = 2.0):
+        super().__init__()
+        self.lr, self.gamma, self.lam, self.kappa = lr, gamma, lam, kappa
+        self.register_buffer("w", torch.zeros(n, feature_dim))
+        self.register_buffer("e", torch.zeros(n, feature_dim))
+
+    def value(self, phi: torch.Tensor) -> torch.Tensor:
+        return (self.w * phi).sum(-1)
+
+    def update(self, phi: torch.Tensor, delta: torch.Tensor) -> None:
+        self.e.mul_(self.gamma * self.lam).add_(phi)
+        step = obgd_step(self.lr, delta, self.e.abs().sum(-1), self.kappa)
+        self.w.add_(self.e * (step * delta)[:, None])
+
+    def reset_traces(self, mask: torch.Tensor) -> None:
+        self.e.masked_fill_(mask[:, None], 0.0)
+
+
+def obgd_step(lr: float, signal: torch.Tensor, trace_l1: torch.Tensor, kappa: float) -> torch.Tensor:
+    """Per-lifetime step size bounded as in ObGD (Elsayed et al. 2024, streaming deep RL)::
+
+        M = lr * kappa * max(|signal|, 1) * ||trace||_1,   lr_eff = lr / max(M, 1)
+
+    An update never moves the prediction by more than about 1/kappa of the signal.
+    """
+    m = lr * kappa * torch.clamp(signal.abs(), min=1.0) * trace_l1
+    return lr / torch.clamp(m, min=1.0)
+
+
+class RewardScaler(nn.Module):
+    """Divide rewards by a running std of the discounted return ``G <- gamma G + r`` (Welford)."""
+
+    def __init__(self, n: int, gamma: float = 0.99, eps: float = 1e-8):
+        super().__init__()
+        self.gamma, self.eps = gamma, eps
+        self.register_buffer("ret", torch.zeros(n))
+        self.register_buffer("count", torch.zeros(n))
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("m2", torch.zeros(n))
+
+    def forward(self, reward: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        self.ret.mul_(self.gamma).add_(reward)
+        self.count.add_(1.0)
+        delta = self.ret - self.mean
+        self.mean.add_(delta / self.count)
+        self.m2.add_(delta * (self.ret - self.mean))
+        self.ret.masked_fill_(done, 0.0)
+        std = torch.sqrt(self.m2 / self.count.clamp(min=2.0) + self.eps)
+        return torch.where(self.count > 1, reward / std.clamp(min=1e-3), reward)
+
+
+class LambdaSchedule(nn.Module):
+    """The trace horizon, per lifetime: lambda = 1 - 1 / horizon.
+
+    - ``"constant"``: lambda stays at ``lam``.
+    - ``"linear"``: the horizon grows geometrically from 1 / (1 - lam) to 1 / (1 - lam_end)
+      over ``steps`` env steps: start greedy, widen with experience.
+    - ``"plateau"``: the horizon grows by ``factor`` (up to lam_end's) whenever the reward rate (an
+      EMA over about ``window`` steps) has not beaten its best by ``tol`` for ``window`` steps.
+    """
+
+    MODES = ("constant", "linear", "plateau")
+
+    def __init__(self, n: int, lam: float, mode: str = "constant", lam_end: float | None = None,
+                 steps: int = 200_000, window: int = 20_000, factor: float = 1.5, tol: float = 0.01):
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValueError(f"unknown lambda schedule {mode!r}; allowed: {', '.join(map(repr, self.MODES))}")
+        self.mode, self.steps, self.window, self.factor, self.tol = mode, steps, window, factor, tol
+        self.h0 = 1.0 / (1.0 - lam)
+        self.h1 = 1.0 / (1.0 - (lam if lam_end is None else lam_end))
+        self.register_buffer("horizon", torch.full((n,), self.h0))
+        self.register_buffer("t", torch.zeros(n))
+        self.register_buffer("rate", torch.zeros(n))
+        self.register_buffer("best", torch.full((n,), -math.inf))
+        self.register_buffer("since", torch.zeros(n))
+
+    @property
+    def lam(self) -> torch.Tensor:
+        return 1.0 - 1.0 / self.horizon
+
+    def update(self, reward: torch.Tensor) -> None:
+        if self.mode == "constant":
+            return
+        self.t.add_(1.0)
+        if self.mode == "linear":
+            frac = torch.clamp(self.t / self.steps, max=1.0)
+            self.horizon.copy_(self.h0 * (self.h1 / self.h0) ** frac)
+            return
+        self.rate.mul_(1 - 1 / self.window).add_(reward, alpha=1 / self.window)
+        better = self.rate > self.best + self.tol
+        self.best.copy_(torch.where(better, self.rate, self.best))
+        self.since.copy_(torch.where(better, torch.zeros_like(self.since), self.since + 1))
+        grow = (self.since >= self.window) & (self.t >= self.window)
+        self.horizon.copy_(torch.where(grow, torch.clamp(self.horizon * self.factor, max=self.h1), self.horizon))
+        self.since.masked_fill_(grow, 0.0)
+        self.best.copy_(torch.where(grow, self.rate, self.best))
+
+
+def check_finite(step: int, **tensors: torch.Tensor) -> None:
+    """Raise FloatingPointError naming the quantity and lifetimes that went NaN or inf."""
+    for name, t in tensors.items():
+        bad = ~torch.isfinite(t)
+        if bad.any():
+            lifetimes = torch.nonzero(bad.reshape(bad.shape[0], -1).any(1)).flatten().tolist()
+            raise FloatingPointError(
+                f"non-finite {name} at step {step} in lifetime(s) {lifetimes}; learning stopped before the "
+                f"update, so the weights are the last good ones (lower the learning rate or enable the bound)")

@@ -1,0 +1,205 @@
+"""eprop: trace-based REINFORCE / actor-critic on e-prop eligibility, one update per env step.
+
+Every step, for every learnable weight W of the agent (Bellec et al. 2020, DESIGN.md)::
+
+    g_t = d log pi(a_t | s_t) / dW            from the agent's local eligibility traces
+    E_t = lambda E_{t-1} + g_t                the policy-gradient trace (horizon 1 / (1 - lambda))
+    W  += lr_eff (A_t E_t + c_H dH(pi_t)/dW)   the update, every step; the entropy term acts now,
+                                              outside the trace, so a saturating softmax is pulled back
+
+with the learning signal A_t:
+
+- ``signal="greedy"``: ``A_t = r_t - b_t`` with a running reward baseline (sparse rewards: only
+  at event steps). Small lambda: "which recent actions paid off right now".
+- ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
+  critic on the agent's spike features, learned online by TD(lambda).
+
+``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * |A| * ||E||_1 would
+overshoot), or with ``optimizer="rms"`` a per-weight RMSprop scaling. Nothing but fixed-size
+traces is kept between steps, and no autograd graph is built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.policy import Policy
+from learners.common import LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, check_finite, obgd_step
+
+SIGNALS = ("greedy", "td")
+OPTIMIZERS = ("sgd", "rms")
+
+
+def _as_tensor(x, n: int, dtype) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x), dtype=dtype).reshape(-1)
+    return t.expand(n) if t.numel() == 1 and n > 1 else t
+
+
+class EProp(nn.Module):
+    """Per-step e-prop learner for a :class:`agents.policy.Policy` (spiking or MLP).
+
+    Args:
+        agent: the policy; its weights are updated in place.
+        signal: "greedy" or "td".
+        lr: actor step size; hidden_lr: multiplier for weights below the readout.
+        trace_lambda: lambda of the policy-gradient trace; lambda_schedule / lambda_end /
+            lambda_steps: how it widens over the lifetime (see LambdaSchedule).
+        gamma: discount of the critic (td).
+        critic_lr, critic_lambda: TD(lambda) critic.
+        entropy: coefficient c_H of the entropy term.
+        baseline_beta, sparse_baseline: greedy baseline.
+        bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
+        reward_scale: divide rewards by a running std of the discounted return.
+    """
+
+    def __init__(self, agent: Policy, signal: str = "td", lr: float = 0.01, hidden_lr: float = 1.0,
+                 trace_lambda: float = 0.9, lambda_schedule: str = "constant", lambda_end: float | None = None,
+                 lambda_steps: int = 200_000, gamma: float = 0.99, critic_lr: float = 0.05,
+                 critic_lambda: float = 0.8, entropy: float = 0.01, baseline_beta: float = 0.99,
+                 sparse_baseline: bool = True, bound_kappa: float = 2.0, optimizer: str = "sgd",
+                 rms_beta: float = 0.999, reward_scale: bool = False):
+        super().__init__()
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {', '.join(map(repr, OPTIMIZERS))}")
+        object.__setattr__(self, "agent", agent)  # not a submodule: the agent has its own state_dict
+        n = agent.n
+        self.n, self.signal, self.lr, self.hidden_lr, self.entropy = n, signal, lr, hidden_lr, entropy
+        self.bound_kappa, self.optimizer, self.rms_beta, self.gamma = bound_kappa, optimizer, rms_beta, gamma
+        self.config = dict(signal=signal, lr=lr, hidden_lr=hidden_lr, trace_lambda=trace_lambda,
+                           lambda_schedule=lambda_schedule, lambda_end=lambda_end, lambda_steps=lambda_steps,
+                           gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda, entropy=entropy,
+                           baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
+                           bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
+                           reward_scale=reward_scale)
+        self.names = list(agent.weights())
+        self._scale = {k: (1.0 if k in agent.READOUT else hidden_lr) for k in self.names}
+        for k, w in agent.weights().items():
+            self.register_buffer(self._buf("trace", k), torch.zeros_like(w))
+            if optimizer == "rms":
+                self.register_buffer(self._buf("sq", k), torch.zeros_like(w))
+        self.schedule = LambdaSchedule(n, trace_lambda, lambda_schedule, lambda_end, lambda_steps)
+        self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
+        self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
+        self.scaler = RewardScaler(n, gamma) if reward_scale else None
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+
+    @staticmethod
+    def _buf(kind: str, name: str) -> str:
+        return f"{kind}__{name.replace('.', '_')}"
+
+    @torch.no_grad()
+    def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
+        """Learn from the step just taken (the agent's last ``act``). Returns (N,) figures for logging.
+
+        ``next_obs`` (the observation after the step) is needed by ``signal="td"``; the agent then
+        runs its forward pass on it now, and its next ``act(next_obs)`` only samples. At an episode
+        boundary (terminated or truncated; with Gymnasium's same-step autoreset ``next_obs`` is then
+        the new episode's first observation) the agent's activity and the traces are reset; the
+        value of the next state counts as 0 only when ``terminated``.
+
+        Raises FloatingPointError, with the weights left at their last good values, when the
+        learning signal or a trace is NaN or infinite.
+        """
+        n = self.n
+        r = _as_tensor(reward, n, torch.float32)
+        terminal = _as_tensor(terminated, n, torch.bool)
+        done = terminal | _as_tensor(truncated, n, torch.bool)
+        if self.signal == "td":
+            if next_obs is None:
+                raise ValueError("signal='td' needs next_obs: learner.step(reward, terminated, next_obs)")
+            obs, _ = self.agent._as_batch(next_obs)
+        else:
+            obs = torch.zeros(())
+        out = self._step_fn(r, terminal, done, obs)
+        if not bool(out.pop("finite").all()):
+            check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
+        if self.signal == "td":
+            self.agent._pending = True
+        elif bool(done.all()):
+            self.agent.cancel_pending()
+        return out
+
+    @property
+    def _step_fn(self):
+        return self.__dict__.get("_compiled_step") or self._step
+
+    def compile(self, **kwargs) -> "EProp":
+        """Compile the whole per-step update (with the agent's forward, for td) with torch.compile."""
+        self.__dict__["_compiled_step"] = torch.compile(self._step, fullgraph=True, dynamic=False, **kwargs)
+        return self
+
+    def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:
+        """Tensor-only body of ``step``: no Python branch on data, so it compiles to one graph."""
+        agent, n = self.agent, self.n
+        if self.scaler is not None:
+            r = self.scaler(r, done)
+        lam = self.schedule.lam
+        g_pi = agent.local_grads(agent.logp_cotangent())
+        g_h = agent.local_grads(agent.entropy_cotangent()) if self.entropy else None
+        entropy = agent.entropy()
+
+        if self.signal == "td":
+            phi = agent.features()
+            v = self.critic.value(phi)
+            agent._reset_state(done)
+            agent._step(obs)  # forward on s_{t+1}: features for V(s_{t+1}), and a_{t+1} sampled
+            v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features()))
+            advantage = r + self.gamma * v_next - v
+        else:
+            advantage = self.baseline(r)
+            agent._reset_state(done)
+
+        traces = {k: getattr(self, self._buf("trace", k)) for k in self.names}
+        l1 = torch.zeros(n)
+        for k, e in traces.items():
+            e.mul_(lam.view(-1, *([1] * (e.dim() - 1)))).add_(g_pi[k])
+            l1 = l1 + e.abs().flatten(1).sum(1)
+        finite = torch.isfinite(advantage) & torch.isfinite(l1)
+
+        if self.optimizer == "sgd":
+            step = obgd_step(self.lr, advantage, l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
+            step = torch.where(finite, step, torch.zeros_like(step))
+        update_sq = torch.zeros(n)
+        safe_adv = torch.where(finite, advantage, torch.zeros_like(advantage))
+        for k, w in agent.weights().items():
+            shape = (-1,) + (1,) * (w.dim() - 1)
+            u = traces[k] * safe_adv.view(shape)
+            if g_h is not None:
+                u = u + self.entropy * g_h[k]
+            if self.optimizer == "rms":
+                sq = getattr(self, self._buf("sq", k))
+                sq.mul_(self.rms_beta).addcmul_(u, u, value=1 - self.rms_beta)
+                u = u / (torch.sqrt(sq) + 1e-8) * (self.lr * finite.to(u.dtype)).view(shape)
+            else:
+                u = torch.nan_to_num(u) * step.view(shape)
+            u = u * self._scale[k]
+            w.add_(u)
+            update_sq = update_sq + u.flatten(1).pow(2).sum(1)
+
+        if self.critic is not None:
+            self.critic.update(phi, safe_adv)
+            self.critic.reset_traces(done)
+        for e in traces.values():
+            e.masked_fill_(done.view(-1, *([1] * (e.dim() - 1))), 0.0)
+        self.schedule.update(r)
+        self.steps.add_(1)
+        out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
+               "trace_l1": l1, "finite": finite}
+        if self.signal == "td":
+            out["value"] = v
+        else:
+            out["baseline"] = self.baseline.b.clone()
+        return out
+
+    def reset_traces(self, mask=None) -> None:
+        """Zero the policy-gradient and critic traces of the masked lifetimes (all if None)."""
+        mask = torch.ones(self.n, dtype=torch.bool) if mask is None else _as_tensor(mask, self.n, torch.bool)
+        for k in self.names:
+            e = getattr(self, self._buf("trace", k))
+            e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
+        if self.critic is not None:
+            self.critic.reset_traces(mask)

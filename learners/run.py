@@ -1,0 +1,119 @@
+"""The lifetime loop shared by train.py and the benchmarks: environments, rewards, measures.
+
+    env = make_env("pong", n=5)
+    obs, _ = env.reset(seed=0)
+    measures, obs = run(agent, learner, env, obs, steps=200_000)
+
+``run`` is the loop of DESIGN.md over a batch of N lifetimes (act, env step, learn), plus the
+bookkeeping of each lifetime's measures (:class:`Measures`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+import envs
+
+BUNDLED = set(envs.ALIASES.values())
+
+
+def make_env(name: str, n: int = 1, **env_kwargs) -> gym.vector.VectorEnv:
+    """N copies of an environment behind Gymnasium's vector API, same-step autoreset where it applies.
+
+    Bundled games run natively batched (N >= 4) or as N single games; other ids as a SyncVectorEnv.
+    ``env.reset(seed=s)`` seeds game i with ``s + i``, as lifetime i of an agent seeded s is.
+    """
+    env_id = envs.resolve_id(name)
+    if env_id in BUNDLED and n >= 4:
+        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
+    else:
+        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
+                           vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
+    return vec
+
+
+class Measures:
+    """Per-lifetime running counts: episodes, rewards, and the bundled games' events.
+
+    ``window()`` returns the figures since the last call and starts a new window; ``episodes``
+    keeps every finished episode's (length, return) for trailing means.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self.ep_len = np.zeros(n, np.int64)
+        self.ep_ret = np.zeros(n)
+        self.episodes: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+        self._zero()
+
+    def _zero(self) -> None:
+        self.steps = 0
+        self.reward = np.zeros(self.n)
+        self.events: dict[str, np.ndarray] = {}
+
+    def update(self, reward: np.ndarray, done: np.ndarray, info: dict) -> None:
+        self.steps += 1
+        self.reward += reward
+        self.ep_len += 1
+        self.ep_ret += reward
+        ev = info.get("event")
+        if ev is not None:
+            for name in ("hit", "miss", "pipe", "crash", "point_won"):
+                hit = ev == name
+                if hit.any():
+                    self.events.setdefault(name, np.zeros(self.n, np.int64))
+                    self.events[name] += hit
+        for i in np.flatnonzero(done):
+            self.episodes[i].append((int(self.ep_len[i]), float(self.ep_ret[i])))
+            self.ep_len[i] = 0
+            self.ep_ret[i] = 0.0
+
+    def window(self) -> dict[str, np.ndarray]:
+        """(N,) figures over the window: reward_rate, hit_rate (Pong), pipes_per_life (Flappy)."""
+        out = {"reward_rate": self.reward / max(self.steps, 1)}
+        e = self.events
+        if "hit" in e or "miss" in e:
+            hits, misses = e.get("hit", np.zeros(self.n)), e.get("miss", np.zeros(self.n))
+            out["hit_rate"] = np.where(hits + misses > 0, hits / np.maximum(hits + misses, 1), np.nan)
+        if "pipe" in e or "crash" in e:
+            pipes, crashes = e.get("pipe", np.zeros(self.n)), e.get("crash", np.zeros(self.n))
+            out["pipes_per_life"] = pipes / np.maximum(crashes, 1)
+        self._zero()
+        return out
+
+    def trailing(self, k: int = 100) -> tuple[np.ndarray, np.ndarray]:
+        """Mean length and return of each lifetime's last k episodes (nan before its first)."""
+        lens = np.array([np.mean([e[0] for e in eps[-k:]]) if eps else np.nan for eps in self.episodes])
+        rets = np.array([np.mean([e[1] for e in eps[-k:]]) if eps else np.nan for eps in self.episodes])
+        return lens, rets
+
+
+def learning_reward(kind: str, reward: np.ndarray, terminated: np.ndarray) -> np.ndarray:
+    """"env": the environment's reward; "failure": -1 when an episode terminates, else 0."""
+    if kind == "env":
+        return reward
+    if kind == "failure":
+        return -terminated.astype(np.float64)
+    raise ValueError(f"unknown reward {kind!r}; allowed: 'env', 'failure'")
+
+
+def run(agent, learner, env: gym.vector.VectorEnv, obs, steps: int, reward: str = "env",
+        measures: Measures | None = None, every: int = 0,
+        callback: Callable[[int, Measures], None] | None = None, start: int = 0):
+    """Run ``steps`` steps of N lifetimes: act, step the games, learn. Returns (measures, last obs).
+
+    ``callback(t, measures)`` is called every ``every`` steps (t counts from ``start``).
+    """
+    measures = measures or Measures(env.num_envs)
+    for t in range(start, start + steps):
+        action = agent.act(obs)
+        obs, r, terminated, truncated, info = env.step(action)
+        learner.step(learning_reward(reward, r, terminated), terminated, obs, truncated)
+        measures.update(r, terminated | truncated, info)
+        if every and (t + 1) % every == 0 and callback is not None:
+            callback(t + 1, measures)
+    return measures, obs

@@ -1,0 +1,123 @@
+"""Learning benchmark: one learner, several seeds run as one batch of lifetimes, a curve summary.
+
+    python scripts/bench_learning.py --env cartpole --steps 100000 --seeds 5
+    python scripts/bench_learning.py --env pong --steps 200000 --seeds 5
+    python scripts/bench_learning.py --env pong --signal greedy --steps 500000
+    python scripts/bench_learning.py --env flappy --steps 300000
+    python scripts/bench_learning.py --env pong --agent mlp --set lr=0.003 --set hidden=64
+
+Settings come from learners/presets.py; ``--set key=value`` overrides an agent or learner keyword.
+Prints the measure per window for each seed and a closing summary line per bar of issue 3:
+CartPole: first step at which the trailing-100 mean episode length reaches 475; Pong: hit rate
+over the last 20k steps; Flappy Bird: pipes per crash over the last 50k steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import envs  # noqa: E402
+from agents import AGENTS, make_agent  # noqa: E402
+from learners import LEARNERS, make_learner  # noqa: E402
+from learners.presets import preset  # noqa: E402
+from learners.run import Measures, make_env, run  # noqa: E402
+
+SHORT = {"cartpole": "CartPole-v1"}
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="pong")
+    p.add_argument("--learner", default="eprop", choices=sorted(LEARNERS))
+    p.add_argument("--agent", default="spiking", choices=sorted(AGENTS))
+    p.add_argument("--signal", choices=["greedy", "td"], default=None)
+    p.add_argument("--steps", type=int, default=200_000)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0, help="first seed; lifetimes get seed, seed+1, ...")
+    p.add_argument("--window", type=int, default=10_000, help="steps per printed window")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--no-compile", action="store_true", help="eager torch (slower)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+
+    torch.set_num_threads(args.threads)
+    env_id = envs.resolve_id(SHORT.get(args.env, args.env))
+    cfg = preset(env_id)
+    if args.signal:
+        cfg["learner"]["signal"] = args.signal
+    agent_cls, learner_cls = AGENTS[args.agent], LEARNERS[args.learner]
+    agent_keys = set(inspect.signature(agent_cls).parameters)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        (cfg["agent"] if key in agent_keys else cfg["learner"])[key] = parse_value(value)
+
+    env = make_env(env_id, args.seeds)
+    obs, _ = env.reset(seed=args.seed)
+    agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=args.seeds,
+                       seed=args.seed, **cfg["agent"])
+    learner = make_learner(args.learner, agent, **cfg["learner"])
+    if not args.no_compile:
+        agent.compile()
+        learner.compile()
+    print(f"# {env_id} {args.agent} {args.learner} seeds={args.seeds} steps={args.steps} "
+          f"config={json.dumps({'agent': cfg['agent'], 'learner': cfg['learner'], 'reward': cfg['reward']})}",
+          flush=True)
+
+    measures = Measures(args.seeds)
+    history: list[dict] = []
+    reached = [None] * args.seeds
+    t0 = time.time()
+
+    def report(t: int, m: Measures) -> None:
+        w = m.window()
+        lens, _ = m.trailing(100)
+        for i in range(args.seeds):
+            if reached[i] is None and len(m.episodes[i]) >= 100 and lens[i] >= 475:
+                reached[i] = t
+        w["trailing100_len"] = lens
+        history.append(w)
+        key = "hit_rate" if "hit_rate" in w else "pipes_per_life" if "pipes_per_life" in w else "trailing100_len"
+        vals = " ".join(f"{v:7.3f}" for v in w[key])
+        print(f"{t:9d}  {time.time() - t0:7.1f}s  {key} [{vals}]  reward_rate {np.mean(w['reward_rate']):+.4f}",
+              flush=True)
+
+    run(agent, learner, env, obs, args.steps, reward=cfg["reward"], measures=measures, every=args.window,
+        callback=report)
+    elapsed = time.time() - t0
+    print(f"# wall {elapsed:.1f}s, {args.steps / elapsed:.0f} steps/s per lifetime, "
+          f"{args.steps * args.seeds / elapsed:.0f} lifetime-steps/s in total (compile time included)")
+
+    def tail(key: str, steps: int) -> np.ndarray:
+        k = max(1, steps // args.window)
+        return np.nanmean(np.stack([h[key] for h in history[-k:]]), axis=0)
+
+    if env_id == "CartPole-v1":
+        ok = sum(r is not None for r in reached)
+        print(f"SUMMARY cartpole steps_to_475={reached} reached={ok}/{args.seeds}")
+    elif "hit_rate" in history[-1]:
+        hr = tail("hit_rate", 20_000)
+        print(f"SUMMARY pong hit_rate_last20k={np.round(hr, 3).tolist()} median={np.median(hr):.3f}")
+    elif "pipes_per_life" in history[-1]:
+        ppl = tail("pipes_per_life", 50_000)
+        print(f"SUMMARY flappy pipes_per_crash_last50k={np.round(ppl, 2).tolist()} median={np.median(ppl):.2f}")
+
+
+if __name__ == "__main__":
+    main()
