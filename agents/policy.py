@@ -61,7 +61,8 @@ class Policy(nn.Module):
         self.register_buffer("rng_counter", torch.zeros(n, dtype=torch.int64))
         self.register_buffer("pi", torch.full((n, self.n_actions), 1.0 / self.n_actions))
         self.register_buffer("action", torch.zeros(n, dtype=torch.int64))
-        self._pending = False  # a learner already ran the forward pass on the next observation
+        # a learner already ran the forward pass on the next observation (and sampled its action)
+        self.register_buffer("pending", torch.zeros((), dtype=torch.bool))
 
     # -- acting -------------------------------------------------------------------------------
     def _as_batch(self, obs) -> tuple[torch.Tensor, bool]:
@@ -109,19 +110,19 @@ class Policy(nn.Module):
         Returns an int for one unbatched observation, else an (N,) int64 numpy array.
         """
         single = torch.as_tensor(np.asarray(obs)).dim() == len(self.obs_shape)
-        if not self._pending:
+        if not bool(self.pending):
             self.forward(obs)
-        self._pending = False
+        self.pending.fill_(False)
         actions = self.action.numpy().copy()
         return int(actions[0]) if single else actions
 
     def prepare(self, obs) -> None:
         """Forward on ``obs`` now (a learner needs its features); the next ``act(obs)`` only samples."""
         self.forward(obs)
-        self._pending = True
+        self.pending.fill_(True)
 
     def cancel_pending(self) -> None:
-        self._pending = False
+        self.pending.fill_(False)
 
     # -- what learners use -------------------------------------------------------------------
     def logp_cotangent(self) -> torch.Tensor:

@@ -153,5 +153,5 @@ def check_finite(step: int, **tensors: torch.Tensor) -> None:
         if bad.any():
             lifetimes = torch.nonzero(bad.reshape(bad.shape[0], -1).any(1)).flatten().tolist()
             raise FloatingPointError(
-                f"non-finite {name} at step {step} in lifetime(s) {lifetimes}; learning stopped before the "
-                f"update, so the weights are the last good ones (lower the learning rate or enable the bound)")
+                f"non-finite {name} at step {step} in lifetime(s) {lifetimes}; learning stopped and those "
+                f"lifetimes' weights were not updated (lower the learning rate or enable the bound)")

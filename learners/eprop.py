@@ -118,7 +118,7 @@ class EProp(nn.Module):
         if not bool(out.pop("finite").all()):
             check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
         if self.signal == "td":
-            self.agent._pending = True
+            self.agent.pending.fill_(True)
         elif bool(done.all()):
             self.agent.cancel_pending()
         return out

@@ -1,0 +1,206 @@
+"""Agents and learners: batching, state round trips, NaN guard, variants, errors, a small learning check."""
+
+import gc
+import os
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import envs  # noqa: F401
+from agents import MLPPolicy, SpikingPolicy, make_agent
+from agents.policy import check_spaces
+from learners import make_learner
+from learners.eprop import EProp
+from learners.run import Measures, make_env, run
+
+BOX = spaces.Box(-1, 1, (6,), np.float32)
+
+
+def pong_lifetimes(n, seed, steps, signal="td", agent_kwargs=None, learner_kwargs=None):
+    env = make_env("pong", n)
+    obs, _ = env.reset(seed=seed)
+    agent = SpikingPolicy(env.single_observation_space, env.single_action_space, n=n, seed=seed,
+                          **{"hidden": 32, **(agent_kwargs or {})})
+    learner = EProp(agent, signal=signal, **{"lr": 0.05, **(learner_kwargs or {})})
+    actions = []
+    for _ in range(steps):
+        a = agent.act(obs)
+        actions.append(a.copy())
+        obs, r, term, trunc, _ = env.step(a)
+        learner.step(r, term, obs, trunc)
+    return np.stack(actions, 1), agent, learner
+
+
+@pytest.mark.parametrize("signal", ["td", "greedy"])
+def test_each_lifetime_in_a_batch_follows_its_trajectory_alone(signal):
+    batch, agent, _ = pong_lifetimes(3, seed=10, steps=400, signal=signal)
+    for i in range(3):
+        alone, agent_i, _ = pong_lifetimes(1, seed=10 + i, steps=400, signal=signal)
+        np.testing.assert_array_equal(batch[i], alone[0])
+        torch.testing.assert_close(agent.w_out[i], agent_i.w_out[0])
+    assert not np.array_equal(batch[0], batch[1])  # the lifetimes differ from each other
+
+
+def test_weights_move_and_no_graph_is_kept():
+    _, agent, learner = pong_lifetimes(2, seed=0, steps=300)
+    fresh = SpikingPolicy(BOX, spaces.Discrete(3), hidden=32, n=2, seed=0)
+    assert not torch.allclose(agent.w_out, fresh.w_out)
+    assert not torch.allclose(agent.layers[0].w_in, fresh.layers[0].w_in)
+    for t in list(agent.state_dict().values()) + list(learner.state_dict().values()):
+        assert t.grad_fn is None and not t.requires_grad
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_memory_stays_constant_over_200k_learning_steps():
+    torch.set_num_threads(1)
+    env = make_env("pong", 1)
+    obs, _ = env.reset(seed=0)
+    agent = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=128, n=1, seed=0).compile()
+    learner = EProp(agent, signal="td").compile()
+    measures, obs = run(agent, learner, env, obs, 10_000)  # compile, warm up allocator
+    gc.collect()
+    before = _rss_mb()
+    measures, obs = run(agent, learner, env, obs, 190_000, measures=measures)
+    gc.collect()
+    grown = _rss_mb() - before
+    assert grown < 10.0, f"RSS grew by {grown:.1f} MB over 190k steps"
+    assert all(t.grad_fn is None for t in list(agent.state_dict().values()) + list(learner.state_dict().values()))
+    assert int(learner.steps) == 200_000
+
+
+def test_state_dict_round_trip_resumes_the_same_lifetime():
+    def build(seed):
+        env = make_env("pong", 4)
+        obs, _ = env.reset(seed=seed)
+        agent = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=32, n=4, seed=seed)
+        return env, obs, agent, EProp(agent, signal="td", lr=0.05)
+
+    def cont(env, obs, agent, learner, steps):
+        out = []
+        for _ in range(steps):
+            a = agent.act(obs)
+            out.append(a.copy())
+            obs, r, term, trunc, _ = env.step(a)
+            learner.step(r, term, obs, trunc)
+        return np.stack(out), obs
+
+    env, obs, agent, learner = build(4)
+    _, obs = cont(env, obs, agent, learner, 200)
+    clone = lambda sd: {k: v.clone() for k, v in sd.items()}  # noqa: E731  (state_dict shares storage)
+    saved = clone(agent.state_dict()), clone(learner.state_dict()), env.state_dict(), obs.copy()
+    first, _ = cont(env, obs, agent, learner, 150)
+
+    env2, _, agent2, learner2 = build(123)
+    agent2.load_state_dict(saved[0])
+    learner2.load_state_dict(saved[1])
+    env2.load_state_dict(saved[2])
+    second, _ = cont(env2, saved[3], agent2, learner2, 150)
+    np.testing.assert_array_equal(first, second)
+    torch.testing.assert_close(agent.w_out, agent2.w_out)
+
+
+def test_nan_stops_learning_with_clear_error_and_keeps_last_good_weights():
+    _, agent, learner = pong_lifetimes(2, seed=0, steps=20)
+    obs = np.zeros((2, 6), np.float32)
+    agent.act(obs)
+    good = {k: v.clone() for k, v in agent.weights().items()}
+    with pytest.raises(FloatingPointError, match=r"non-finite advantage at step \d+ in lifetime\(s\) \[1\]"):
+        learner.step(np.array([0.0, np.nan]), np.zeros(2, bool), obs)
+    for k, w in agent.weights().items():
+        torch.testing.assert_close(w[1], good[k][1])  # the broken lifetime was not updated
+        assert torch.isfinite(w).all()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"neuron": "alif"}, {"recurrent": True}, {"hidden": [16, 12]}, {"encoder": "population"},
+    {"feedback": "random"}, {"neuron": "alif", "recurrent": True, "ticks": 2},
+])
+def test_variants_run_learn_and_stay_finite(kwargs):
+    _, agent, learner = pong_lifetimes(2, seed=1, steps=150, agent_kwargs=kwargs)
+    fresh = SpikingPolicy(BOX, spaces.Discrete(3), n=2, seed=1, **{"hidden": 32, **kwargs})
+    assert not torch.allclose(agent.layers[0].w_in, fresh.layers[0].w_in)
+    assert all(torch.isfinite(w).all() for w in agent.weights().values())
+    assert agent.layers[-1].rate.mean() > 0
+
+
+def test_pixel_observations_use_the_pixel_encoder():
+    env = make_env("pong", 2, obs_type="pixels")
+    obs, _ = env.reset(seed=0)
+    agent = make_agent("spiking", env.single_observation_space, env.single_action_space, hidden=16, n=2)
+    assert agent.config["encoder"] == "pixels"
+    learner = make_learner("eprop", agent, signal="greedy")
+    run(agent, learner, env, obs, 50)
+    assert agent.x.abs().sum() > 0
+
+
+def test_learner_options_run():
+    for kw in ({"optimizer": "rms"}, {"reward_scale": True}, {"bound_kappa": 0.0, "lr": 1e-3},
+               {"lambda_schedule": "linear", "lambda_end": 0.99, "lambda_steps": 100},
+               {"lambda_schedule": "plateau", "lambda_end": 0.99}):
+        _, agent, learner = pong_lifetimes(2, seed=0, steps=120, learner_kwargs=kw)
+        assert all(torch.isfinite(w).all() for w in agent.weights().values())
+    assert learner.schedule.lam.shape == (2,)
+
+
+def test_lambda_schedule_widens_the_horizon():
+    from learners.common import LambdaSchedule
+
+    lin = LambdaSchedule(2, 0.5, "linear", lam_end=0.99, steps=100)
+    for _ in range(100):
+        lin.update(torch.zeros(2))
+    torch.testing.assert_close(lin.lam, torch.full((2,), 0.99))
+    plateau = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, window=10)
+    for _ in range(50):
+        plateau.update(torch.zeros(1))  # reward rate flat: the horizon grows
+    assert 0.5 < float(plateau.lam) <= 0.95
+
+
+def test_unsupported_spaces_and_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unsupported action space Box"):
+        check_spaces(BOX, spaces.Box(-1, 1, (2,)))
+    with pytest.raises(ValueError, match="unsupported observation space"):
+        check_spaces(spaces.Discrete(4), spaces.Discrete(2))
+    with pytest.raises(ValueError, match="unknown neuron 'izh'.*'lif', 'alif'"):
+        SpikingPolicy(BOX, spaces.Discrete(3), neuron="izh")
+    with pytest.raises(ValueError, match="unknown encoder 'fourier'"):
+        SpikingPolicy(BOX, spaces.Discrete(3), encoder="fourier")
+    with pytest.raises(ValueError, match="unknown signal 'sarsa'.*'greedy', 'td'"):
+        EProp(SpikingPolicy(BOX, spaces.Discrete(3)), signal="sarsa")
+    with pytest.raises(ValueError, match="unknown agent 'cnn'"):
+        make_agent("cnn", BOX, spaces.Discrete(3))
+    with pytest.raises(ValueError, match="unknown learner 'ppo'"):
+        make_learner("ppo", MLPPolicy(BOX, spaces.Discrete(3)))
+
+
+@pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
+def test_td_learns_cartpole_on_a_small_budget(agent_name):
+    """Fixed seeds, 8k steps: mean episode length at least doubles from the first episodes."""
+    torch.set_num_threads(1)
+    env = make_env("CartPole-v1", 4)
+    obs, _ = env.reset(seed=0)
+    agent = make_agent(agent_name, env.single_observation_space, env.single_action_space, n=4, seed=0,
+                       hidden=64)
+    learner = make_learner("eprop", agent, signal="td", lr=0.01)
+    measures, _ = run(agent, learner, env, obs, 8_000, reward="failure")
+    first = np.mean([np.mean([e[0] for e in eps[:10]]) for eps in measures.episodes])
+    last = np.mean([np.mean([e[0] for e in eps[-5:]]) for eps in measures.episodes])
+    assert last > 2 * first, (first, last)
+
+
+def test_measures_count_game_events():
+    m = Measures(2)
+    m.update(np.array([1.0, -1.0]), np.zeros(2, bool), {"event": np.array(["hit", "miss"], dtype=object)})
+    m.update(np.array([1.0, 0.0]), np.zeros(2, bool), {"event": np.array(["hit", None], dtype=object)})
+    w = m.window()
+    np.testing.assert_allclose(w["hit_rate"], [1.0, 0.0])
+    np.testing.assert_allclose(w["reward_rate"], [1.0, -0.5])
