@@ -42,14 +42,21 @@ class MLPPolicy(Policy):
         self.register_buffer("h", torch.zeros(n, size))
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
-        self.x.copy_(self.encoder(obs))
-        self.h.copy_(torch.tanh((self.w1 * self.x[:, None, :]).sum(-1) + self.b1))
-        return (self.w2 * self.h[:, None, :]).sum(-1) + self.b2
+        x = self.encoder(obs)
+        h = torch.tanh((self.w1 * x[:, None, :]).sum(-1) + self.b1)
+        self.x.copy_(x)
+        self.h.copy_(h)
+        return (self.w2 * h[:, None, :]).sum(-1) + self.b2  # locals, not the buffers: bptt may differentiate
 
     def local_grads(self, dy: torch.Tensor) -> dict[str, torch.Tensor]:
         dh = (self.w2 * dy[:, :, None]).sum(1) * (1 - self.h * self.h)
         return {"w2": dy[:, :, None] * self.h[:, None, :], "b2": dy,
                 "w1": dh[:, :, None] * self.x[:, None, :], "b1": dh}
+
+    def standin_logits(self, u: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The MLP itself on input u: its own one-step stand-in (see SpikingPolicy.standin_logits)."""
+        h = torch.tanh((w["w1"] * u[:, None, :]).sum(-1) + w["b1"])
+        return (w["w2"] * h[:, None, :]).sum(-1) + w["b2"]
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {"w2": self.w2, "b2": self.b2, "w1": self.w1, "b1": self.b1}

@@ -30,6 +30,35 @@ from typing import NamedTuple
 import torch
 
 
+class SpikeFunction(torch.autograd.Function):
+    """z = H(x) with x = v - threshold; its backward is the pseudo-derivative, so that a learner
+    that does backpropagate (bptt, reflect's one-step graph) sees the same surrogate as e-prop::
+
+        dz/dx = gamma_pd / theta * max(0, 1 - |x| / theta)
+
+    Without autograd (the online learners) it is a plain comparison.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, theta: float, gamma_pd: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.theta, ctx.gamma_pd = theta, gamma_pd
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        psi = (ctx.gamma_pd / ctx.theta) * torch.clamp(1.0 - torch.abs(x) / ctx.theta, min=0.0)
+        return grad * psi, None, None
+
+
+def spike(x: torch.Tensor, theta: float, gamma_pd: float) -> torch.Tensor:
+    """H(x), with the pseudo-derivative as its gradient when autograd is recording."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return SpikeFunction.apply(x, theta, gamma_pd)
+    return (x > 0).to(x.dtype)
+
+
 class LIFParams(NamedTuple):
     alpha: float  # membrane leak per tick, exp(-1 / tau_mem)
     theta: float = 1.0  # firing threshold
@@ -51,8 +80,8 @@ def lif_init(n: int, size: int, dtype=torch.float32) -> LIFState:
 
 def lif_step(current: torch.Tensor, state: LIFState, p: LIFParams) -> tuple[torch.Tensor, LIFState]:
     """One tick of LIF neurons. ``current`` is I_t, shape (N, H)."""
-    v = p.alpha * state.v + current - p.theta * state.z
-    z = (v > p.theta).to(v.dtype)
+    v = p.alpha * state.v + current - p.theta * state.z.detach()  # reset: no gradient through it
+    z = spike(v - p.theta, p.theta, p.gamma_pd)
     return z, LIFState(v, z)
 
 
@@ -91,9 +120,9 @@ def alif_threshold(state: ALIFState, p: ALIFParams) -> torch.Tensor:
 
 def alif_step(current: torch.Tensor, state: ALIFState, p: ALIFParams) -> tuple[torch.Tensor, ALIFState]:
     """One tick of adaptive LIF neurons. ``current`` is I_t, shape (N, H)."""
-    v = p.alpha * state.v + current - alif_threshold(state, p) * state.z
+    v = p.alpha * state.v + current - (alif_threshold(state, p) * state.z).detach()  # reset: no gradient
     a = p.rho * state.a + state.z
-    z = (v > p.theta + p.beta * a).to(v.dtype)
+    z = spike(v - (p.theta + p.beta * a), p.theta, p.gamma_pd)
     return z, ALIFState(v, z, a)
 
 

@@ -123,21 +123,23 @@ class SpikingLayer(nn.Module):
                 self.a.copy_(st.a)
             self.v.copy_(st.v)
             self.z.copy_(z)
+            psi = psi.detach()  # eligibility traces never carry an autograd graph (bptt may record the rest)
             if fold:
                 p_acc = p_acc + (kappa ** (ticks - k) * alpha ** k) * psi
                 q_acc = q_acc + (kappa ** (ticks - k) * (1 - alpha ** k) / (1 - alpha)) * psi
             else:
-                self.xbar_in.mul_(alpha).add_(uk)
+                self.xbar_in.mul_(alpha).add_(uk.detach())
                 self._eligibility(psi, self.xbar_in, self.ebar_in, self.eps_in)
             if self.recurrent:
-                self.xbar_rec.mul_(alpha).add_(z_prev)
+                self.xbar_rec.mul_(alpha).add_(z_prev.detach())
                 self._eligibility(psi, self.xbar_rec, self.ebar_rec, self.eps_rec)
             spikes.append(z)
         if fold:
-            self.ebar_in.mul_(kappa ** ticks).add_(p_acc[:, :, None] * xbar0[:, None, :] + q_acc[:, :, None] * u[:, None, :])
-            self.xbar_in.mul_(alpha ** ticks).add_(u, alpha=(1 - alpha ** ticks) / (1 - alpha))
+            ud = u.detach()
+            self.ebar_in.mul_(kappa ** ticks).add_(p_acc[:, :, None] * xbar0[:, None, :] + q_acc[:, :, None] * ud[:, None, :])
+            self.xbar_in.mul_(alpha ** ticks).add_(ud, alpha=(1 - alpha ** ticks) / (1 - alpha))
         zs = torch.stack(spikes)
-        self.rate.copy_(zs.mean(0))
+        self.rate.copy_(zs.detach().mean(0))
         return zs
 
     def local_grads(self, signal: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -217,21 +219,23 @@ class SpikingPolicy(Policy):
         self.register_buffer("_tick_weights", self.kappa ** torch.arange(ticks - 1, -1, -1, dtype=torch.float32),
                              persistent=False)  # kappa^(K-k), k = 1..K
         self._tick_sum = sum(self.kappa ** k for k in range(ticks))
+        self.register_buffer("spikes", torch.zeros(ticks, n, h), persistent=False)  # (K, N, H) last step
         for i, size in enumerate(sizes):  # fixed random feedback, used by every layer it applies to
             fb = per_lifetime(self.seeds, 100 + i, lambda g, s=size: torch.randn(s, a, generator=g) / math.sqrt(a))
             self.register_buffer(f"feedback_{i}", fb)
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
-        self.x.copy_(self.encoder(obs))
-        u = self.x
+        u = self.encoder(obs)
+        self.x.copy_(u)
         for layer in self.layers:  # layer by layer, all K ticks each: the layers feed forward
             u = layer(u, self.ticks)
+        self.spikes.copy_(u.detach())  # the last hidden layer's spikes of this step's ticks, for display
         # The readout over the K ticks, folded: with S = sum_k kappa^(K-k) z_k and c = sum_k kappa^(K-k),
         # y_K = kappa^K y_0 + W_out S + c b_out, zbar_K = kappa^K zbar_0 + S, bbar_K = kappa^K bbar_0 + c.
         decay = self.kappa ** self.ticks
         s = (self._tick_weights[:, None, None] * u).sum(0)
         c = self._tick_sum
-        self.zbar.mul_(decay).add_(s)
+        self.zbar.mul_(decay).add_(s.detach())
         self.bbar.mul_(decay).add_(c)
         self.y.mul_(decay).add_((self.w_out * s[:, None, :]).sum(-1) + c * self.b_out)
         if self.homeostasis:
@@ -251,6 +255,24 @@ class SpikingPolicy(Policy):
             for k, g in layer.local_grads(signal).items():
                 grads[f"layers.{i}.{k}"] = g
         return grads
+
+    def standin_logits(self, u: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A one-step, rate-based stand-in of the network (the reflect learner differentiates it).
+
+        For an input held at u (N, in_dim), a LIF neuron with current I fires about
+        ``r = softclip((I - I_0) / theta)`` spikes per tick, I_0 = theta (1 - alpha) / 2 (half its
+        rheobase), softclip a smooth clamp to [0, 1]; recurrent input uses the layer's observed
+        rate; the readout settles at ``y = (W_out r + b_out) / (1 - kappa)``. ALIF adaptation is
+        left out. ``w`` maps the names of ``weights()`` to tensors (leaves that require grad).
+        """
+        softclip = lambda x: (torch.nn.functional.softplus(10 * x) - torch.nn.functional.softplus(10 * (x - 1))) / 10  # noqa: E731
+        for i, layer in enumerate(self.layers):
+            current = (w[f"layers.{i}.w_in"] * u[:, None, :]).sum(-1) + layer.bias
+            if layer.recurrent:
+                current = current + (w[f"layers.{i}.w_rec"] * layer.rate_ema[:, None, :]).sum(-1)
+            theta = layer.p.theta
+            u = softclip((current - theta * (1 - layer.p.alpha) / 2) / theta)
+        return ((w["w_out"] * u[:, None, :]).sum(-1) + w["b_out"]) / (1 - self.kappa)
 
     def weights(self) -> dict[str, torch.Tensor]:
         w = {"w_out": self.w_out, "b_out": self.b_out}

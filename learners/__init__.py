@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from learners.bptt import BPTT
 from learners.eprop import EProp
+from learners.reflect import Reflect
 
-LEARNERS = {"eprop": EProp}
+LEARNERS = {"eprop": EProp, "reflect": Reflect, "bptt": BPTT}
 
 
 def make_learner(name: str, agent, **kwargs):
@@ -14,4 +16,4 @@ def make_learner(name: str, agent, **kwargs):
     return LEARNERS[name](agent, **kwargs)
 
 
-__all__ = ["EProp", "LEARNERS", "make_learner"]
+__all__ = ["BPTT", "EProp", "LEARNERS", "Reflect", "make_learner"]

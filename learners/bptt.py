@@ -1,0 +1,146 @@
+"""bptt: REINFORCE / actor-critic with surrogate-gradient backprop through time, the baseline.
+
+The network runs with autograd recording over a window of T env steps (spikes pass gradients
+through the pseudo-derivative of :func:`agents.neurons.spike`; the reset is detached, as for
+e-prop). At the end of each window::
+
+    G_t   = r_t + gamma G_{t+1} (1 - done_t)                returns inside the window
+    A_t   = G_t - b                       ("greedy": b a running mean of G)
+          = G_t + gamma^(T-t) V(s_T) - V(s_t)   ("td": a linear critic, TD(lambda) online)
+    loss  = -sum_t A_t log pi(a_t | s_t) - c_H sum_t H(pi_t)
+    W    <- Adam(W, grad(loss)), the gradient's norm clipped per lifetime to ``clip`` first
+
+and the graph is dropped. Memory and time per window grow with T: that is what this learner is
+here to show beside the online ones. A checkpoint taken inside a window keeps the weights, the
+baseline and the critic, not the partial window.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from agents.policy import Policy
+from learners.common import LinearCritic, check_finite
+from learners.eprop import _as_tensor
+
+
+class BPTT(nn.Module):
+    """Truncated-BPTT policy gradient over windows of ``window`` env steps."""
+
+    def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.001, window: int = 100,
+                 gamma: float = 0.99, entropy: float = 0.01, baseline_beta: float = 0.99, clip: float = 1.0,
+                 critic_lr: float = 0.05, critic_lambda: float = 0.8, **_ignored):
+        super().__init__()
+        if signal not in ("greedy", "td"):
+            raise ValueError(f"unknown signal {signal!r}; allowed: 'greedy', 'td'")
+        if window < 1:
+            raise ValueError(f"bptt window must be >= 1; got {window}")
+        object.__setattr__(self, "agent", agent)
+        n = agent.n
+        self.n, self.signal, self.lr, self.window, self.gamma = n, signal, lr, window, gamma
+        self.entropy, self.baseline_beta, self.clip = entropy, baseline_beta, clip
+        self.config = dict(signal=signal, lr=lr, window=window, gamma=gamma, entropy=entropy,
+                           baseline_beta=baseline_beta, clip=clip, critic_lr=critic_lr, critic_lambda=critic_lambda)
+        self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
+        self.register_buffer("baseline", torch.zeros(n))
+        self.register_buffer("adam_t", torch.zeros(()))
+        for k, w in agent.weights().items():  # Adam moments, per weight and lifetime
+            self.register_buffer(f"m__{k.replace('.', '_')}", torch.zeros_like(w))
+            self.register_buffer(f"v__{k.replace('.', '_')}", torch.zeros_like(w))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
+        self._logp: list[torch.Tensor] = []
+        self._ent: list[torch.Tensor] = []
+        self._r: list[torch.Tensor] = []
+        self._done: list[torch.Tensor] = []
+        self._v: list[torch.Tensor] = []
+        for w in agent.weights().values():
+            w.requires_grad_(True)
+
+    def compile(self, **kwargs) -> "BPTT":
+        """bptt runs eager: its graph spans the window."""
+        return self
+
+    def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
+        agent, n = self.agent, self.n
+        if next_obs is None:
+            raise ValueError("bptt needs next_obs: learner.step(reward, terminated, next_obs)")
+        r = _as_tensor(reward, n, torch.float32)
+        terminal = _as_tensor(terminated, n, torch.bool)
+        done = terminal | _as_tensor(truncated, n, torch.bool)
+        pi = agent.pi.clone()  # the buffer is overwritten next step; autograd keeps this copy
+        self._logp.append(torch.log(pi.gather(1, agent.action.clone()[:, None])[:, 0].clamp(min=1e-12)))
+        self._ent.append(-(pi * torch.log(pi.clamp(min=1e-12))).sum(-1))
+        self._r.append(r)
+        self._done.append(terminal)
+        out = {"entropy": self._ent[-1].detach()}
+        if self.critic is not None:
+            with torch.no_grad():
+                phi = agent.features().detach()
+                v = self.critic.value(phi)
+            self._v.append(v)
+        obs, _ = agent._as_batch(next_obs)
+        with torch.enable_grad():  # the forward on s_{t+1} records the graph for the window
+            agent._reset_state(done)
+            agent._step(obs)
+        agent.pending.fill_(True)
+        if self.critic is not None:
+            with torch.no_grad():
+                v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features().detach()))
+                delta = r + self.gamma * v_next - v
+                self.critic.update(phi, delta)
+                self.critic.reset_traces(done)
+            out["value"] = v
+        self.steps += 1
+        if len(self._r) >= self.window:
+            out.update(self._learn())
+        return out
+
+    def _learn(self) -> dict[str, torch.Tensor]:
+        agent, n = self.agent, self.n
+        r, done = torch.stack(self._r), torch.stack(self._done)
+        g = torch.zeros(n)
+        if self.critic is not None:
+            with torch.no_grad():
+                g = self.critic.value(agent.features().detach())  # bootstrap from s_T
+        returns = []
+        for t in range(len(self._r) - 1, -1, -1):
+            g = r[t] + self.gamma * g * (~done[t]).to(r.dtype)
+            returns.append(g)
+        returns = torch.stack(returns[::-1])
+        if self.critic is not None:
+            advantage = returns - torch.stack(self._v)
+        else:
+            advantage = returns - self.baseline
+            self.baseline.mul_(self.baseline_beta).add_(returns.mean(0), alpha=1 - self.baseline_beta)
+        loss = -(advantage.detach() * torch.stack(self._logp)).sum() - self.entropy * torch.stack(self._ent).sum()
+        weights = agent.weights()
+        grads = torch.autograd.grad(loss, list(weights.values()), allow_unused=True)
+        with torch.no_grad():
+            norm = torch.sqrt(sum(gr.flatten(1).pow(2).sum(1) for gr in grads if gr is not None))
+            check_finite(int(self.steps), gradient=norm)
+            scale = torch.clamp(self.clip / (norm + 1e-12), max=1.0)
+            self.adam_t += 1
+            b1, b2 = 0.9, 0.999
+            update_sq = torch.zeros(n)
+            for (k, w), gr in zip(weights.items(), grads):
+                if gr is None:
+                    continue
+                gr = gr * scale.view(-1, *([1] * (w.dim() - 1)))
+                m, v = getattr(self, f"m__{k.replace('.', '_')}"), getattr(self, f"v__{k.replace('.', '_')}")
+                m.mul_(b1).add_(gr, alpha=1 - b1)
+                v.mul_(b2).addcmul_(gr, gr, value=1 - b2)
+                u = self.lr * (m / (1 - b1 ** self.adam_t)) / (torch.sqrt(v / (1 - b2 ** self.adam_t)) + 1e-8)
+                w.sub_(u)
+                update_sq += u.flatten(1).pow(2).sum(1)
+            ids = {id(w) for w in weights.values()}
+            for buf in agent.buffers():  # cut the graph: the next window starts from detached state
+                if id(buf) not in ids:
+                    buf.detach_()
+        self._logp, self._ent, self._r, self._done, self._v = [], [], [], [], []
+        return {"advantage": advantage.detach().mean(0), "update_norm": update_sq.sqrt()}
+
+    def reset_traces(self, mask=None) -> None:
+        if self.critic is not None:
+            mask = torch.ones(self.n, dtype=torch.bool) if mask is None else _as_tensor(mask, self.n, torch.bool)
+            self.critic.reset_traces(mask)

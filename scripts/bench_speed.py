@@ -1,0 +1,88 @@
+"""Throughput of the whole learning loop (act, env step, learn) and its memory over a long run.
+
+    python scripts/bench_speed.py                      # spiking 128 hidden, Pong, eprop-td, N=1 and N=64
+    python scripts/bench_speed.py --lifetimes 1 64 --agent mlp --learner eprop
+    python scripts/bench_speed.py --memory-steps 200000 --lifetimes 1
+
+Issue 3 targets (spiking, 128 hidden, Pong, torch.set_num_threads(1)): >= 3,000 steps/s for one
+lifetime, >= 50,000 lifetime-steps/s in total for 64. Steps/s are the median of --repeats timed
+runs after compilation and a warm-up; RSS is read from /proc before and after --memory-steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from agents import make_agent  # noqa: E402
+from learners import make_learner  # noqa: E402
+from learners.presets import preset  # noqa: E402
+from learners.run import Measures, make_env, run  # noqa: E402
+
+
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="pong")
+    p.add_argument("--agent", default="spiking")
+    p.add_argument("--learner", default="eprop")
+    p.add_argument("--signal", default="td")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--lifetimes", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--steps", type=int, default=5000, help="timed steps per repeat")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--memory-steps", type=int, default=0, help="also run this many steps and report RSS growth")
+    p.add_argument("--no-compile", action="store_true")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+
+    for n in args.lifetimes:
+        env = make_env(args.env, n)
+        obs, _ = env.reset(seed=0)
+        cfg = preset(env.spec.id if env.spec else args.env)
+        cfg["agent"]["hidden"] = args.hidden
+        cfg["learner"]["signal"] = args.signal
+        agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=n, seed=0,
+                           **cfg["agent"])
+        learner = make_learner(args.learner, agent, **cfg["learner"])
+        t0 = time.time()
+        if not args.no_compile:
+            agent.compile()
+            learner.compile()
+        measures, obs = run(agent, learner, env, obs, 300)
+        warm = time.time() - t0
+        rates = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            measures, obs = run(agent, learner, env, obs, args.steps, measures=measures)
+            rates.append(args.steps / (time.perf_counter() - t))
+        sps = statistics.median(rates)
+        print(f"{args.agent} {args.learner}-{args.signal} hidden={args.hidden} {env.spec.id if env.spec else args.env} "
+              f"N={n:3d}: {sps:8,.0f} steps/s per lifetime, {sps * n:10,.0f} lifetime-steps/s in total "
+              f"({'compiled' if not args.no_compile else 'eager'}, first 300 steps incl. compile {warm:.1f}s)",
+              flush=True)
+        if args.memory_steps:
+            before = rss_mb()
+            t = time.perf_counter()
+            run(agent, learner, env, obs, args.memory_steps, measures=Measures(n))
+            dt = time.perf_counter() - t
+            print(f"    memory: RSS {before:.1f} MB -> {rss_mb():.1f} MB over {args.memory_steps:,} more steps "
+                  f"({args.memory_steps / dt:,.0f} steps/s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
