@@ -10,6 +10,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.state import BatchedGameState, GameState
 from envs.draw import PygameView, draw_text, raster_rects
 
 # The original game's proportions, in game pixels.
@@ -80,7 +81,7 @@ def _crashed(y, px, top, gap):
     return (y < 0) | (y + BIRD_H > BASE_Y) | over.any(axis=1)
 
 
-class FlappyBirdEnv(gym.Env):
+class FlappyBirdEnv(GameState, gym.Env):
     """Flappy Bird with the original game's proportions.
 
     ## Description
@@ -210,20 +211,7 @@ class FlappyBirdEnv(gym.Env):
     def _info(self, event: str | None, pipes: int | None = None) -> dict[str, Any]:
         return {"event": event, "pipes": self.pipes if pipes is None else pipes, "crashes": self.crashes}
 
-    # -- checkpoints ------------------------------------------------------------------------
-    _STATE = ("y", "vy", "px", "top", "pipes", "crashes", "_gaps", "_gap_i")
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything that continues this game exactly, its random stream included."""
-        state = {k: getattr(self, k) for k in self._STATE}
-        state["rng"] = self.np_random.bit_generator.state
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k in self._STATE:
-            setattr(self, k, state[k])
-        self.px, self.top = list(self.px), list(self.top)
-        self.np_random.bit_generator.state = state["rng"]
+    _STATE = ("y", "vy", "px", "top", "pipes", "crashes", "_gaps", "_gap_i")  # what a checkpoint holds
 
     # -- rendering --------------------------------------------------------------------------
     def render(self):
@@ -255,7 +243,7 @@ class FlappyBirdEnv(gym.Env):
             self._view = None
 
 
-class FlappyBirdVecEnv(VectorEnv):
+class FlappyBirdVecEnv(BatchedGameState, VectorEnv):
     """N Flappy Bird games stepped together as numpy arrays: the same games as N :class:`FlappyBirdEnv`.
 
     ``reset(seed=s)`` seeds game i with ``s + i`` (or a list, one seed per game), and game i then
@@ -281,8 +269,7 @@ class FlappyBirdVecEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         n = self.num_envs
-        seeds = [None] * n if seed is None else [seed + i for i in range(n)] if isinstance(seed, int) else list(seed)
-        self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
+        self._seed_rngs(seed)
         self._gaps = np.empty((n, DRAW_BLOCK))
         self._gap_i = np.zeros(n, np.int64)
         self._refill(np.arange(n))
@@ -358,20 +345,7 @@ class FlappyBirdVecEnv(VectorEnv):
     def _info(self, event: np.ndarray, pipes: np.ndarray) -> dict[str, Any]:
         return {"event": self._events[event], "pipes": pipes, "crashes": self.crashes.copy()}
 
-    # -- checkpoints ------------------------------------------------------------------------
-    _STATE = ("y", "vy", "px", "top", "pipes", "crashes", "_gaps", "_gap_i", "_done")
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: getattr(self, k).copy() for k in self._STATE}
-        state["rngs"] = [r.bit_generator.state for r in self._rngs]
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k in self._STATE:
-            setattr(self, k, np.array(state[k]))
-        self._rngs = [gym.utils.seeding.np_random(0)[0] for _ in state["rngs"]]
-        for r, s in zip(self._rngs, state["rngs"]):
-            r.bit_generator.state = s
+    _STATE = ("y", "vy", "px", "top", "pipes", "crashes", "_gaps", "_gap_i", "_done")  # what a checkpoint holds
 
     def render(self):
         """The first game's pixel observation, for a quick look (full rendering: use FlappyBirdEnv)."""

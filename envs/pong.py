@@ -11,6 +11,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.state import BatchedGameState, GameState
 from envs.draw import PygameView, draw_text, raster_rects
 
 # Court geometry, in game pixels (the window is WIDTH x HEIGHT).
@@ -71,7 +72,7 @@ def _pixels(bx, by, py, oy, wall: bool) -> np.ndarray:
                         WIDTH // PIXEL_SCALE, PIXEL_SCALE)
 
 
-class PongEnv(gym.Env):
+class PongEnv(GameState, gym.Env):
     """Two-paddle Pong. The agent plays the right paddle.
 
     ## Description
@@ -212,20 +213,7 @@ class PongEnv(gym.Env):
     def _info(self, event: str | None) -> dict[str, Any]:
         return {"event": event, "score": tuple(self.score), "hits": self.hits, "misses": self.misses}
 
-    # -- checkpoints ------------------------------------------------------------------------
-    _STATE = ("bx", "by", "vx", "vy", "speed", "py", "oy", "score", "hits", "misses", "_serves", "_serve_i")
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything that continues this game exactly, its random stream included."""
-        state = {k: getattr(self, k) for k in self._STATE}
-        state["rng"] = self.np_random.bit_generator.state
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k in self._STATE:
-            setattr(self, k, state[k])
-        self.score = list(self.score)
-        self.np_random.bit_generator.state = state["rng"]
+    _STATE = ("bx", "by", "vx", "vy", "speed", "py", "oy", "score", "hits", "misses", "_serves", "_serve_i")  # checkpoints
 
     # -- rendering --------------------------------------------------------------------------
     def render(self):
@@ -259,7 +247,7 @@ class PongEnv(gym.Env):
             self._view = None
 
 
-class PongVecEnv(VectorEnv):
+class PongVecEnv(BatchedGameState, VectorEnv):
     """N Pong games stepped together as numpy arrays: the same games as N :class:`PongEnv`.
 
     ``reset(seed=s)`` seeds game i with ``s + i`` (a list seeds each game), as Gymnasium's
@@ -287,14 +275,7 @@ class PongVecEnv(VectorEnv):
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         n = self.num_envs
-        if seed is None:
-            seeds = [None] * n
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(n)]
-        else:
-            seeds = list(seed)
-        # PongEnv seeds through gymnasium.utils.seeding.np_random; use the same so the streams match.
-        self._rngs = [gym.utils.seeding.np_random(s)[0] for s in seeds]
+        self._seed_rngs(seed)
         self._sin = np.empty((n, DRAW_BLOCK))
         self._dir = np.empty((n, DRAW_BLOCK))
         self._serve_i = np.zeros(n, np.int64)
@@ -400,21 +381,8 @@ class PongVecEnv(VectorEnv):
         return {"event": self._events[event], "score": self.score.copy(), "hits": self.hits.copy(),
                 "misses": self.misses.copy()}
 
-    # -- checkpoints ------------------------------------------------------------------------
     _STATE = ("bx", "by", "vx", "vy", "speed", "py", "oy", "score", "hits", "misses", "_sin", "_dir",
-              "_serve_i", "_done")
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: getattr(self, k).copy() for k in self._STATE}
-        state["rngs"] = [r.bit_generator.state for r in self._rngs]
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for k in self._STATE:
-            setattr(self, k, np.array(state[k]))
-        self._rngs = [gym.utils.seeding.np_random(0)[0] for _ in state["rngs"]]
-        for r, s in zip(self._rngs, state["rngs"]):
-            r.bit_generator.state = s
+              "_serve_i", "_done")  # what a checkpoint holds
 
     def render(self):
         """The first game's pixel observation, for a quick look (full rendering: use PongEnv)."""

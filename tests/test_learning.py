@@ -204,3 +204,33 @@ def test_measures_count_game_events():
     w = m.window()
     np.testing.assert_allclose(w["hit_rate"], [1.0, 0.0])
     np.testing.assert_allclose(w["reward_rate"], [1.0, -0.5])
+
+
+@pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
+@pytest.mark.parametrize("learner_name,kwargs", [("reflect", {}), ("bptt", {"window": 20}),
+                                                 ("bptt", {"window": 20, "signal": "td"})])
+def test_reflect_and_bptt_learn_without_keeping_graphs(agent_name, learner_name, kwargs):
+    env = make_env("pong", 2)
+    obs, _ = env.reset(seed=0)
+    agent = make_agent(agent_name, env.single_observation_space, env.single_action_space, n=2, seed=0, hidden=16)
+    before = {k: w.detach().clone() for k, w in agent.weights().items()}
+    learner = make_learner(learner_name, agent, **kwargs)
+    run(agent, learner, env, obs, 400)
+    changed = [k for k, w in agent.weights().items() if not torch.allclose(w, before[k])]
+    assert changed, "no weight moved"
+    assert all(torch.isfinite(w).all() for w in agent.weights().values())
+    for name, buf in agent.named_buffers():  # after a window / event the graph is gone
+        assert buf.grad_fn is None or learner_name == "bptt" and len(learner._r) > 0, name
+
+
+def test_bptt_holds_its_window_then_drops_it():
+    env = make_env("CartPole-v1", 2)
+    obs, _ = env.reset(seed=0)
+    agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=2, hidden=16)
+    learner = make_learner("bptt", agent, window=30)
+    run(agent, learner, env, obs, 29, reward="failure")
+    assert len(learner._logp) == 29 and learner._logp[-1].grad_fn is not None
+    w = agent.w_out.detach().clone()
+    run(agent, learner, env, obs, 1, reward="failure")
+    assert len(learner._logp) == 0 and not torch.allclose(agent.w_out, w)
+    assert all(b.grad_fn is None for b in agent.buffers())
