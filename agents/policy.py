@@ -100,7 +100,8 @@ class Policy(nn.Module):
         The first step then takes a while (tens of seconds on a small CPU); every later one is
         several times faster than eager. Tests and debugging use the eager path.
         """
-        self.__dict__["_compiled_step"] = torch.compile(self._step, fullgraph=True, dynamic=False, **kwargs)
+        self.__dict__["_compiled_step"] = torch.compile(self._step, fullgraph=True, dynamic=False,
+                                                          options={"size_asserts": False, **kwargs.pop("options", {})}, **kwargs)
         return self
 
     @torch.no_grad()

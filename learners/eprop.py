@@ -129,7 +129,8 @@ class EProp(nn.Module):
 
     def compile(self, **kwargs) -> "EProp":
         """Compile the whole per-step update (with the agent's forward, for td) with torch.compile."""
-        self.__dict__["_compiled_step"] = torch.compile(self._step, fullgraph=True, dynamic=False, **kwargs)
+        self.__dict__["_compiled_step"] = torch.compile(self._step, fullgraph=True, dynamic=False,
+                                                          options={"size_asserts": False, **kwargs.pop("options", {})}, **kwargs)
         return self
 
     def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:
@@ -157,7 +158,7 @@ class EProp(nn.Module):
         l1 = torch.zeros(n)
         for k, e in traces.items():
             e.mul_(lam.view(-1, *([1] * (e.dim() - 1)))).add_(g_pi[k])
-            l1 = l1 + e.abs().flatten(1).sum(1)
+            l1 = l1 + self._scale[k] * e.abs().flatten(1).sum(1)  # the bound sees each weight's own step
         finite = torch.isfinite(advantage) & torch.isfinite(l1)
 
         if self.optimizer == "sgd":

@@ -1,0 +1,158 @@
+"""Play a train.py checkpoint in the live window: one of its lifetimes, learning on or off.
+
+    python scripts/watch.py runs/Pong-v0__eprop__0__1712345678/checkpoint.pt
+    python scripts/watch.py runs/Flappy...__mean/checkpoint.pt --lifetime 3 --learn
+    python scripts/watch.py CHECKPOINT --record pong.gif --steps 600
+
+The lifetime continues its own game where the checkpoint left it when the checkpoint holds single
+games (runs with fewer than 4 lifetimes, or trained with --render); a natively batched run's
+lifetime plays a fresh game, seeded as the lifetime was. --no-learn (the default) keeps the
+weights, the homeostatic biases and the input normalisation as saved; --learn lets the learner go
+on as in training. watch.py never writes the checkpoint. Keys as in train.py: space pauses, + and
+- change the speed, n toggles the network panel, Esc or closing the window ends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
+
+import torch  # noqa: E402
+
+from learners.run import learning_reward  # noqa: E402
+from live import GameView, LiveWindow, check_record_path  # noqa: E402
+from train import (Parser, UsageError, build_agent, build_env, build_learner, load_checkpoint,  # noqa: E402
+                   one_line, to_numpy)
+
+
+def one_lifetime(saved: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], n: int, k: int) -> dict:
+    """Lifetime k of a state_dict of N lifetimes, shaped like ``fresh`` (a state_dict of one).
+
+    A tensor is sliced where the saved one has N rows and the fresh one a single row; everything
+    else (scalars, tensors shared by all lifetimes) is taken as it is.
+    """
+    out = {}
+    for key, ref in fresh.items():
+        t = saved[key]
+        if t.shape != ref.shape and t.dim() >= 1 and t.shape[0] == n and t.shape[1:] == ref.shape[1:]:
+            t = t[k:k + 1]
+        out[key] = t.clone()
+    return out
+
+
+def freeze(agent) -> None:
+    """No plasticity outside the learner either: homeostasis off, running input statistics fixed."""
+    if hasattr(agent, "homeostasis"):
+        agent.homeostasis = 0.0
+    for module in agent.modules():
+        if isinstance(getattr(module, "update", None), bool):
+            module.update = False
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="watch.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="a train.py checkpoint.pt")
+    p.add_argument("--lifetime", type=int, default=0, metavar="K", help="which lifetime to play (default: 0)")
+    p.add_argument("--learn", action=argparse.BooleanOptionalAction, default=False,
+                   help="keep learning while it plays (default: --no-learn)")
+    p.add_argument("--steps", type=int, default=0, help="stop after this many steps (default: 0, until closed)")
+    p.add_argument("--fps", type=int, default=60, help="window frames per second at most (default: 60)")
+    p.add_argument("--steps-per-frame", type=int, default=1, metavar="STEPS",
+                   help="env steps between frames at the start, 0: unthrottled (default: 1)")
+    p.add_argument("--record", metavar="FILE", help="write the frames to a .gif or .mp4 (default: none)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return watch(build_parser().parse_args(argv))
+    except UsageError as e:
+        print(f"watch.py: error: {e}", file=sys.stderr)
+        return 2
+
+
+def watch(args: argparse.Namespace) -> int:
+    ckpt = load_checkpoint(args.checkpoint)
+    config = ckpt["config"]
+    n, k = config["lifetimes"], args.lifetime
+    for name, value, low in (("--steps", args.steps, 0), ("--fps", args.fps, 1), ("--threads", args.threads, 1),
+                             ("--steps-per-frame", args.steps_per_frame, 0)):
+        if value < low:
+            raise UsageError(f"{name} must be >= {low}; got {value}")
+    if not 0 <= k < n:
+        raise UsageError(f"--lifetime {k} is not a lifetime of this checkpoint; allowed: 0 to {n - 1}")
+    if args.record:
+        try:
+            check_record_path(args.record)
+        except ValueError as e:
+            raise UsageError(str(e))
+    torch.set_num_threads(args.threads)
+
+    # Lifetime k alone: its game, its agent (and learner), from the checkpoint's rows k.
+    env = build_env(config, 1, singles=True, render=True)
+    obs, _ = env.reset(seed=config["seed"] + k)
+    agent = build_agent(config, env, n=1, seed=config["seed"] + k)
+    learner = build_learner(config, agent) if args.learn else None
+    try:
+        agent.load_state_dict(one_lifetime(ckpt["agent"], agent.state_dict(), n, k))
+        if learner is not None:
+            learner.load_state_dict(one_lifetime(ckpt["learner"], learner.state_dict(), n, k))
+    except (KeyError, RuntimeError) as e:
+        raise UsageError(f"checkpoint {args.checkpoint!r} does not fit its own settings: {one_line(e)}")
+    if ckpt["env"]["kind"] == "singles":
+        env.envs[0].unwrapped.load_state_dict(to_numpy(ckpt["env"]["states"][k]))
+        obs = to_numpy(ckpt["obs"])[k:k + 1]
+    else:
+        print(f"lifetime {k} plays a fresh game (the checkpoint's games ran natively batched or have no state)")
+        agent.reset_state()
+        if learner is not None:
+            learner.reset_traces()
+    if learner is None:
+        freeze(agent)
+
+    import pygame
+
+    step = int(ckpt["step"])
+    try:
+        live = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"],
+                          f"tracerl watch  {os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))}"
+                          f"  (lifetime {k}, {'learning' if learner else 'not learning'})",
+                          args.fps, args.steps_per_frame, args.record)
+    except pygame.error as e:
+        print(f"watch.py: cannot open a window ({one_line(e)}); set SDL_VIDEODRIVER=dummy to --record without a "
+              f"display", file=sys.stderr)
+        return 1
+    t = step
+    try:
+        while not args.steps or t < step + args.steps:
+            action = agent.act(obs)
+            obs, r, terminated, truncated, _ = env.step(action)
+            done = terminated | truncated
+            if learner is not None:
+                learner.step(learning_reward(config["reward"], r, terminated), terminated, obs, truncated)
+            elif done.any():
+                agent.reset_state(done)
+            t += 1
+            if not live.step(t, float(r[0])):
+                break
+    except KeyboardInterrupt:
+        pass
+    except FloatingPointError as e:
+        print(f"watch.py: error: {one_line(e)}", file=sys.stderr)
+        return 1
+    finally:
+        live.close()
+        env.close()
+    if args.record:
+        print(f"recorded {live.recorded} frames to {args.record}")
+    print(f"played lifetime {k} from step {step:,} to {t:,} ({'learning' if learner else 'not learning'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""scripts/train.py, scripts/watch.py and the live window: options, errors, TensorBoard, checkpoints.
+
+Every run is tiny (a 16-neuron network, eager, a few hundred steps) and headless (conftest.py sets
+SDL_VIDEODRIVER=dummy). train.main(argv) runs in-process; subprocesses only check real exit codes
+and Ctrl-C.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import live  # noqa: E402
+import train  # noqa: E402
+import watch  # noqa: E402
+
+SMALL = ["--hidden", "16", "--no-compile", "--log-every", "100", "--hist-every", "0"]
+
+
+def run(tmp_path: Path, *args: str, name: str = "run") -> int:
+    return train.main([*SMALL, *args, "--logdir", str(tmp_path), "--run-name", name])
+
+
+def events(run_dir: Path) -> EventAccumulator:
+    ea = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0, "histograms": 0})
+    ea.Reload()
+    return ea
+
+
+def curve(ea: EventAccumulator, tag: str) -> dict[int, float]:
+    return {e.step: e.value for e in ea.Scalars(tag)}
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+# -- options and errors ------------------------------------------------------------------------
+def test_help_lists_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for action in train.build_parser()._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.option_strings[0] in out
+            assert "(default:" in action.help, action.option_strings
+
+
+def _foreign(tmp_path):
+    path = tmp_path / "foreign.pt"
+    torch.save({"w": torch.zeros(3)}, path)
+    return ["--resume", str(path)], "not a tracerl"
+
+
+def _corrupt(tmp_path):
+    path = tmp_path / "corrupt.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    return ["--resume", str(path)], "corrupt"
+
+
+@pytest.mark.parametrize("case", [
+    (["--env", "Pong-v9"], "'Pong-v9'"),
+    (["--learner", "ppo"], "'ppo'"),
+    (["--steps", "-5"], "--steps must be an integer >= 0; got -5"),
+    (["--hidden", "0"], "'0'"),
+    (["--config", "missing.yaml"], "'missing.yaml' not found"),
+    (["--resume", "missing.pt"], "'missing.pt' not found"),
+    (["--agent", "mlp", "--neuron", "alif"], "neuron='alif' does not apply to agent 'mlp'"),
+    (["--set", "tau_foo=1"], "unknown setting 'tau_foo'"),
+    (["--set", "nokey"], "invalid --set 'nokey'"),
+    (["--lifetimes", "2", "--render-lifetime", "2"], "--render-lifetime 2"),
+    (["--record", "clip.avi"], "'clip.avi'"),
+    (["--env", "FrozenLake-v1"], "unsupported observation space Discrete(16)"),
+    (["--learner", "reflect", "--signal", "td"], "unknown signal 'td' for reflect"),
+    _foreign, _corrupt,
+])
+def test_bad_values_get_one_line_and_exit_code_2(tmp_path, capsys, case):
+    args, expected = case(tmp_path) if callable(case) else case
+    assert train.main([*args, "--no-compile", "--logdir", str(tmp_path)]) == 2
+    assert expected in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--env", "Pendulum-v1"], "Pendulum-v1: unsupported action space Box"),
+    (["--learner", "ppo"], "invalid choice: 'ppo'"),
+])
+def test_exit_code_2_from_the_command_line(args, expected):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args, "--no-compile"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_config_file_then_flags_then_set(tmp_path):
+    cfg = tmp_path / "my.yaml"
+    cfg.write_text("env: flappy\nsteps: 100\nlr: 1e-3\ntrace-lambda: 0.5\nlearner_kwargs: {entropy: 0.02}\n"
+                   "env_kwargs: {gap: 120}\n")
+    assert run(tmp_path, "--config", str(cfg), "--lr", "0.002", "--set", "gamma=0.9", "--set", "tau_adapt=50") == 0
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["env"] == "tracerl/FlappyBird-v0" and saved["steps"] == 100
+    assert saved["learner_kwargs"]["lr"] == 0.002  # the flag beats the file
+    assert saved["learner_kwargs"]["trace_lambda"] == 0.5 and saved["learner_kwargs"]["entropy"] == 0.02
+    assert saved["learner_kwargs"]["gamma"] == 0.9 and saved["agent_kwargs"]["tau_adapt"] == 50
+    assert saved["agent_kwargs"]["hidden"] == [16] and saved["env_kwargs"] == {"gap": 120}
+    # a run's config.yaml is itself a config file: it reproduces the settings
+    assert run(tmp_path, "--config", str(tmp_path / "run" / "config.yaml"), name="again") == 0
+    assert yaml.safe_load((tmp_path / "again" / "config.yaml").read_text()) == saved
+
+
+# -- TensorBoard ---------------------------------------------------------------------------------
+def test_short_run_writes_hyperparameters_config_and_curves(tmp_path):
+    assert run(tmp_path, "--env", "pong", "--steps", "400", "--hist-every", "200") == 0
+    run_dir = tmp_path / "run"
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["env"] == "tracerl/Pong-v0"
+    ea = events(run_dir)
+    text = ea.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert text.startswith("|setting|value|") and "|learner_kwargs.lr|0.01|" in text and "|lifetime_seed|0|" in text
+    tags = set(ea.Tags()["scalars"])
+    for tag in ("charts/reward_rate", "pong/hit_rate", "charts/SPS", "time/fps", "learner/advantage",
+                "learner/update_norm", "learner/entropy", "learner/value", "agent/firing_rate/layer0",
+                "agent/weight_norm/w_out", "agent/weight_norm/layers.0.w_in"):
+        assert tag in tags, tag
+    assert sorted(curve(ea, "charts/reward_rate")) == [100, 200, 300, 400]
+    assert {"weights/w_out", "weights/layers.0.w_in"} <= set(ea.Tags()["histograms"])
+    assert sorted(e.step for e in ea.Histograms("weights/w_out")) == [0, 200, 400]
+
+
+def test_lifetimes_get_one_run_each_and_an_aggregate(tmp_path):
+    assert train.main(["--env", "pong", "--lifetimes", "2", "--seed", "5", "--steps", "200", *SMALL,
+                       "--logdir", str(tmp_path)]) == 0
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(runs) == 3
+    stamp = runs[0].split("__")[3]
+    assert runs == [f"Pong-v0__eprop__5__{stamp}", f"Pong-v0__eprop__5__{stamp}__mean", f"Pong-v0__eprop__6__{stamp}"]
+    assert (tmp_path / runs[1] / "checkpoint.pt").exists()
+    lifetimes = [curve(events(tmp_path / runs[i]), "charts/reward_rate") for i in (0, 2)]
+    mean = events(tmp_path / runs[1])
+    np.testing.assert_allclose(curve(mean, "charts/reward_rate")[200], np.mean([c[200] for c in lifetimes]), atol=1e-6)
+    assert {"spread/charts/reward_rate/std", "spread/charts/reward_rate/min"} <= set(mean.Tags()["scalars"])
+    text = events(tmp_path / runs[2]).Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "|lifetime_seed|6|" in text
+
+
+def test_any_gymnasium_id_runs_cartpole_with_episode_curves(tmp_path):
+    assert run(tmp_path, "--env", "CartPole-v1", "--steps", "300", "--checkpoint-every", "150") == 0
+    tags = set(events(tmp_path / "run").Tags()["scalars"])
+    assert {"charts/episodic_return", "charts/episodic_length", "rollout/ep_rew_mean"} <= tags
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["reward"] == "failure"  # from the CartPole preset
+    # CartPole has no state_dict: a resumed run starts fresh episodes, the lifetimes go on
+    assert train.main(["--resume", str(tmp_path / "run" / "checkpoint.pt"), "--steps", "400", "--no-compile"]) == 0
+    assert train.load_checkpoint(str(tmp_path / "run" / "checkpoint.pt"))["step"] == 400
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+def _assert_same(a, b, where=""):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("env, n", [("pong", 1), ("flappy", 4)])  # N single games; a native batch
+def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path, env, n):
+    common = ["--env", env, "--lifetimes", str(n), *SMALL, "--run-name", "x", "--checkpoint-every", "0"]
+    assert train.main([*common, "--steps", "400", "--logdir", str(tmp_path / "whole")]) == 0
+    assert train.main([*common, "--steps", "200", "--logdir", str(tmp_path / "parts")]) == 0
+    main_dir = "x" if n == 1 else "x__mean"
+    path = tmp_path / "parts" / main_dir / "checkpoint.pt"
+    assert train.load_checkpoint(str(path))["env"]["kind"] == ("singles" if n == 1 else "vector")
+    assert train.main(["--resume", str(path), "--steps", "400", "--no-compile"]) == 0
+
+    whole = train.load_checkpoint(str(tmp_path / "whole" / main_dir / "checkpoint.pt"))
+    parts = train.load_checkpoint(str(path))
+    assert whole["step"] == parts["step"] == 400
+    for key in ("agent", "learner", "env", "obs", "measures", "seen"):
+        _assert_same(whole[key], parts[key], key)
+    run0 = "x" if n == 1 else "x__0"
+    a, b = events(tmp_path / "whole" / run0), events(tmp_path / "parts" / run0)
+    measure = "pong/hit_rate" if env == "pong" else "charts/reward_rate"
+    for tag in ("charts/reward_rate", measure, "learner/advantage", "agent/weight_norm/w_out"):
+        assert curve(a, tag) == pytest.approx(curve(b, tag), rel=1e-6), tag
+    assert sorted(curve(b, "charts/reward_rate")) == [100, 200, 300, 400]  # one curve, no repeats
+
+
+def test_resume_refuses_to_change_the_lifetimes(tmp_path, capsys):
+    assert run(tmp_path, "--steps", "100") == 0
+    path = str(tmp_path / "run" / "checkpoint.pt")
+    assert train.main(["--resume", path, "--hidden", "32"]) == 2
+    assert "agent_kwargs cannot change on --resume" in one_error_line(capsys)
+    assert train.main(["--resume", path, "--logdir", str(tmp_path)]) == 2
+    assert "--logdir cannot be used with --resume" in one_error_line(capsys)
+
+
+def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    calls = {"n": 0}
+    real = train.learning_reward
+
+    def nan_at_step_150(kind, reward, terminated):
+        calls["n"] += 1
+        return np.full(reward.shape, np.nan) if calls["n"] == 150 else real(kind, reward, terminated)
+
+    monkeypatch.setattr(train, "learning_reward", nan_at_step_150)
+    assert run(tmp_path, "--steps", "300", "--checkpoint-every", "100") == 1
+    err = one_error_line(capsys)
+    assert "non-finite advantage" in err and "last good checkpoint" in err
+    assert train.load_checkpoint(str(tmp_path / "run" / "checkpoint.pt"))["step"] == 100
+    assert not (tmp_path / "run" / "checkpoint.pt.tmp").exists()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_readable_events(tmp_path):
+    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--env", "pong", "--steps", "1000000", *SMALL,
+           "--checkpoint-every", "50", "--logdir", str(tmp_path), "--run-name", "s"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = tmp_path / "s" / "checkpoint.pt"
+    deadline = time.time() + 90
+    while not path.exists():  # the first periodic checkpoint: it is stepping
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "Traceback" not in err and "stopped by SIGINT" in out
+    step = train.load_checkpoint(str(path))["step"]
+    assert step >= 50
+    assert max(curve(events(tmp_path / "s"), "charts/reward_rate")) <= step
+    assert train.main(["--resume", str(path), "--steps", str(step + 20), "--no-compile"]) == 0
+
+
+# -- the live window ----------------------------------------------------------------------------
+def test_render_and_record_a_gif_of_one_lifetime(tmp_path):
+    from PIL import Image
+
+    gif = tmp_path / "clip.gif"
+    assert run(tmp_path, "--env", "flappy", "--lifetimes", "4", "--render-lifetime", "2", "--render",
+               "--record", str(gif), "--steps-per-frame", "5", "--steps", "200") == 0
+    with Image.open(gif) as im:
+        assert im.n_frames >= 15
+    # with --render the 4 games run as single games, so the shown one can be drawn
+    assert train.load_checkpoint(str(tmp_path / "run__mean" / "checkpoint.pt"))["env"]["kind"] == "singles"
+
+
+def test_window_keys_speed_panel_pause_and_close():
+    import pygame
+
+    config, _ = train.resolve({"env": "pong", "hidden": 16})
+    env = train.build_env(config, 1, singles=True, render=True)
+    obs, _ = env.reset(seed=0)
+    agent = train.build_agent(config, env)
+    window = live.LiveWindow(live.GameView(env.envs[0]), agent, 0, config["env"], fps=1000, steps_per_frame=1)
+
+    def keys(*pairs):
+        for key, char in pairs:
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, unicode=char, mod=0, scancode=0))
+
+    for t in range(1, 31):  # one frame per step: the raster fills, tick by tick
+        obs, *_ = env.step(agent.act(obs))
+        assert window.step(t, 0.5)
+    assert window.raster.any() and window.t == 30
+    keys((pygame.K_PLUS, "+"), (pygame.K_PLUS, "+"))
+    window.frame()
+    assert window.steps_per_frame == 5
+    keys((pygame.K_MINUS, "-"))
+    window.frame()
+    assert window.steps_per_frame == 2
+    window.steps_per_frame = 1000
+    keys((pygame.K_PLUS, "+"))
+    window.frame()
+    assert window.steps_per_frame == 0  # unthrottled: frames by the clock
+    keys((pygame.K_n, "n"))
+    window.frame()
+    assert not window.panel
+    window.steps_per_frame = 1
+    keys((pygame.K_SPACE, " "), (pygame.K_ESCAPE, "\x1b"))  # pause, then Esc closes
+    assert not window.step(31, 0.0)
+    assert window.closed
+    env.close()
+
+
+def test_a_paused_window_lets_ctrl_c_through():
+    import pygame
+
+    config, _ = train.resolve({"env": "flappy", "hidden": 16})
+    env = train.build_env(config, 1, singles=True, render=True)
+    env.reset(seed=0)
+    agent = train.build_agent(config, env)
+    stop = {"now": False}
+    window = live.LiveWindow(live.GameView(env.envs[0]), agent, 0, config["env"], fps=200,
+                             should_stop=lambda: stop["now"])
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE, unicode=" ", mod=0, scancode=0))
+    stop["now"] = True
+    assert window.step(1, 0.0) and window.paused  # returned although paused: the loop sees the stop
+    window.close()
+    env.close()
+
+
+# -- watch.py ----------------------------------------------------------------------------------
+def test_one_lifetime_cut_from_a_batch_goes_on_as_in_the_batch():
+    config, _ = train.resolve({"env": "pong", "hidden": 16, "lifetimes": 3, "seed": 4})
+    env = train.build_env(config, 3, singles=True, render=False)
+    obs, _ = env.reset(seed=4)
+    agent = train.build_agent(config, env)
+    learner = train.build_learner(config, agent)
+    for _ in range(100):
+        obs, r, term, trunc, _ = env.step(agent.act(obs))
+        learner.step(r, term, obs, trunc)
+    single_env = train.build_env(config, 1, singles=True, render=False)
+    single_env.reset(seed=6)
+    single_env.envs[0].unwrapped.load_state_dict(env.envs[2].unwrapped.state_dict())
+    single = train.build_agent(config, single_env, n=1, seed=6)
+    single_learner = train.build_learner(config, single)
+    single.load_state_dict(watch.one_lifetime(agent.state_dict(), single.state_dict(), 3, 2))
+    single_learner.load_state_dict(watch.one_lifetime(learner.state_dict(), single_learner.state_dict(), 3, 2))
+    obs1 = obs[2:3].copy()
+    for _ in range(100):
+        a, a1 = agent.act(obs), single.act(obs1)
+        assert a[2] == a1[0]
+        obs, r, term, trunc, _ = env.step(a)
+        learner.step(r, term, obs, trunc)
+        obs1, r1, term1, trunc1, _ = single_env.step(a1)
+        single_learner.step(r1, term1, obs1, trunc1)
+    torch.testing.assert_close(agent.w_out[2:3], single.w_out)
+
+
+def test_watch_plays_a_checkpoint_learning_or_not(tmp_path, capsys):
+    assert run(tmp_path, "--env", "pong", "--lifetimes", "2", "--steps", "200") == 0
+    path = str(tmp_path / "run__mean" / "checkpoint.pt")
+    gif = tmp_path / "watch.gif"
+    assert watch.main([path, "--lifetime", "1", "--steps", "60", "--steps-per-frame", "0", "--record", str(gif)]) == 0
+    assert gif.exists()
+    assert watch.main([path, "--learn", "--steps", "60", "--steps-per-frame", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "from step 200 to 260 (not learning)" in out and "(learning)" in out
+    assert train.load_checkpoint(path)["step"] == 200  # watch never writes the checkpoint
+    assert watch.main([path, "--lifetime", "2"]) == 2
+    assert "--lifetime 2 is not a lifetime" in one_error_line(capsys)
