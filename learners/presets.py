@@ -17,19 +17,25 @@ DEFAULT = {
 }
 
 PRESETS = {
+    # 5 seeds reach a trailing-100 mean episode length of 475 within 100k steps (scripts/bench_learning.py).
     "CartPole-v1": {
         "agent": {"hidden": 128, "ticks": 4},
-        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01, "gamma": 0.99},
+        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.001, "bound_kappa": 0.5,
+                    "gamma": 0.99},
         "reward": "failure",
     },
+    # Random feedback reaches the hidden layer with useful updates; symmetric feedback through the
+    # small readout weights moved w_in ~100x less than w_out and learned unevenly across seeds.
     "tracerl/Pong-v0": {
-        "agent": {"hidden": 128, "ticks": 4},
-        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01, "gamma": 0.98},
+        "agent": {"hidden": 128, "ticks": 4, "feedback": "random"},
+        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01, "bound_kappa": 1.0,
+                    "gamma": 0.98},
         "reward": "env",
     },
     "tracerl/FlappyBird-v0": {
-        "agent": {"hidden": 128, "ticks": 4},
-        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01, "gamma": 0.98},
+        "agent": {"hidden": 128, "ticks": 4, "feedback": "random"},
+        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.001, "bound_kappa": 1.0,
+                    "gamma": 0.98},
         "reward": "env",
     },
 }
