@@ -41,6 +41,17 @@ PRESETS = {
 }
 
 
-def preset(env_id: str) -> dict:
-    """A deep copy of the preset for ``env_id`` (DEFAULT if it has none)."""
-    return copy.deepcopy(PRESETS.get(env_id, DEFAULT))
+# The presets are written for eprop; the other learners take these on top (and ignore what does
+# not apply to them, such as bound_kappa for bptt).
+LEARNER_OVERRIDES = {
+    "eprop": {},
+    "reflect": {"signal": "greedy"},  # reflect's signal is the greedy advantage
+    "bptt": {"lr": 0.001, "window": 100},  # Adam on the windowed gradient
+}
+
+
+def preset(env_id: str, learner: str = "eprop") -> dict:
+    """A deep copy of the preset for ``env_id`` (DEFAULT if it has none), for ``learner``."""
+    cfg = copy.deepcopy(PRESETS.get(env_id, DEFAULT))
+    cfg["learner"].update(LEARNER_OVERRIDES.get(learner, {}))
+    return cfg

@@ -59,7 +59,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     env_id = envs.resolve_id(SHORT.get(args.env, args.env))
-    cfg = preset(env_id)
+    cfg = preset(env_id, args.learner)
     if args.signal:
         cfg["learner"]["signal"] = args.signal
     agent_cls, learner_cls = AGENTS[args.agent], LEARNERS[args.learner]

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+import envs  # noqa: E402
 from agents import make_agent  # noqa: E402
 from learners import make_learner  # noqa: E402
 from learners.presets import preset  # noqa: E402
@@ -53,7 +54,8 @@ def main() -> None:
     for n in args.lifetimes:
         env = make_env(args.env, n)
         obs, _ = env.reset(seed=0)
-        cfg = preset(env.spec.id if env.spec else args.env)
+        env_id = envs.resolve_id(args.env)
+        cfg = preset(env_id, args.learner)
         cfg["agent"]["hidden"] = args.hidden
         cfg["learner"]["signal"] = args.signal
         agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=n, seed=0,
@@ -71,7 +73,7 @@ def main() -> None:
             measures, obs = run(agent, learner, env, obs, args.steps, measures=measures)
             rates.append(args.steps / (time.perf_counter() - t))
         sps = statistics.median(rates)
-        print(f"{args.agent} {args.learner}-{args.signal} hidden={args.hidden} {env.spec.id if env.spec else args.env} "
+        print(f"{args.agent} {args.learner}-{args.signal} hidden={args.hidden} {env_id} "
               f"N={n:3d}: {sps:8,.0f} steps/s per lifetime, {sps * n:10,.0f} lifetime-steps/s in total "
               f"({'compiled' if not args.no_compile else 'eager'}, first 300 steps incl. compile {warm:.1f}s)",
               flush=True)

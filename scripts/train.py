@@ -279,7 +279,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
             names[key] = run.get(key, RUN_DEFAULTS[key])
             if names[key] not in table:
                 raise UsageError(f"unknown {key} {names[key]!r}; allowed: {', '.join(map(repr, sorted(table)))}")
-        defaults = preset(env_id)
+        defaults = preset(env_id, names["learner"])
         agent_params = class_params(AGENTS[names["agent"]])
         learner_params = class_params(LEARNERS[names["learner"]])
         learner_preset = {k: v for k, v in defaults["learner"].items() if k in learner_params}
@@ -805,6 +805,8 @@ def train(given: dict, argv: list[str]) -> int:
             if live is not None:
                 close_live()
             if clean:  # never a half-done step, nor the state a NaN left behind
+                if t % log_every and t > step:  # stopped between two log steps: log the partial window
+                    report(t)
                 checkpoint(t)
             log.close()
             env.close()
