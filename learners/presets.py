@@ -30,6 +30,10 @@ PRESETS = {
         "agent": {"hidden": 128, "ticks": 4, "feedback": "random"},
         "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01, "bound_kappa": 1.0,
                     "gamma": 0.98},
+        # greedy needs the trace to span the ball's whole approach (~40 steps): with lambda 0.9 the
+        # trace holds only the last, late corrections before a miss, and greedy learned to avoid
+        # moving toward the ball (hit rates below random's).
+        "greedy": {"trace_lambda": 0.98, "bound_kappa": 0.5},
         "reward": "env",
     },
     "tracerl/FlappyBird-v0": {
@@ -50,8 +54,18 @@ LEARNER_OVERRIDES = {
 }
 
 
-def preset(env_id: str, learner: str = "eprop") -> dict:
-    """A deep copy of the preset for ``env_id`` (DEFAULT if it has none), for ``learner``."""
+def preset(env_id: str, learner: str = "eprop", signal: str | None = None) -> dict:
+    """A deep copy of the preset for ``env_id`` (DEFAULT if it has none), for ``learner`` and ``signal``.
+
+    A preset may hold per-signal overrides under the signal's name (e.g. ``"greedy": {...}``).
+    """
     cfg = copy.deepcopy(PRESETS.get(env_id, DEFAULT))
+    signal = signal or LEARNER_OVERRIDES.get(learner, {}).get("signal") or cfg["learner"].get("signal")
+    for name in ("td", "greedy"):
+        overrides = cfg.pop(name, {})
+        if name == signal:
+            cfg["learner"].update(overrides)
     cfg["learner"].update(LEARNER_OVERRIDES.get(learner, {}))
+    if signal:
+        cfg["learner"]["signal"] = signal
     return cfg

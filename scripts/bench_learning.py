@@ -59,9 +59,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     env_id = envs.resolve_id(SHORT.get(args.env, args.env))
-    cfg = preset(env_id, args.learner)
-    if args.signal:
-        cfg["learner"]["signal"] = args.signal
+    cfg = preset(env_id, args.learner, args.signal)
     agent_cls, learner_cls = AGENTS[args.agent], LEARNERS[args.learner]
     agent_keys = set(inspect.signature(agent_cls).parameters)
     for item in args.set:

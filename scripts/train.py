@@ -279,7 +279,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
             names[key] = run.get(key, RUN_DEFAULTS[key])
             if names[key] not in table:
                 raise UsageError(f"unknown {key} {names[key]!r}; allowed: {', '.join(map(repr, sorted(table)))}")
-        defaults = preset(env_id, names["learner"])
+        defaults = preset(env_id, names["learner"], sections["learner"].get("signal"))
         agent_params = class_params(AGENTS[names["agent"]])
         learner_params = class_params(LEARNERS[names["learner"]])
         learner_preset = {k: v for k, v in defaults["learner"].items() if k in learner_params}
