@@ -62,11 +62,11 @@ class Measures:
         self.ep_ret += reward
         ev = info.get("event")
         if ev is not None:
-            for name in ("hit", "miss", "pipe", "crash", "point_won"):
-                hit = ev == name
-                if hit.any():
-                    self.events.setdefault(name, np.zeros(self.n, np.int64))
-                    self.events[name] += hit
+            for i in np.flatnonzero(ev):  # the lifetimes with an event this step (None is falsy): few
+                name = ev[i]
+                if name not in self.events:
+                    self.events[name] = np.zeros(self.n, np.int64)
+                self.events[name][i] += 1
         for i in np.flatnonzero(done):
             self.episodes[i].append((int(self.ep_len[i]), float(self.ep_ret[i])))
             self.ep_len[i] = 0
