@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from agents.policy import Policy
-from learners.common import LinearCritic, check_finite
-from learners.eprop import _as_tensor
+from learners.common import LinearCritic, as_batch, check_finite
 
 
 class BPTT(nn.Module):
@@ -65,9 +64,9 @@ class BPTT(nn.Module):
         agent, n = self.agent, self.n
         if next_obs is None:
             raise ValueError("bptt needs next_obs: learner.step(reward, terminated, next_obs)")
-        r = _as_tensor(reward, n, torch.float32)
-        terminal = _as_tensor(terminated, n, torch.bool)
-        done = terminal | _as_tensor(truncated, n, torch.bool)
+        r = as_batch(reward, n, torch.float32)
+        terminal = as_batch(terminated, n, torch.bool)
+        done = terminal | as_batch(truncated, n, torch.bool)
         pi = agent.pi.clone()  # the buffer is overwritten next step; autograd keeps this copy
         self._logp.append(torch.log(pi.gather(1, agent.action.clone()[:, None])[:, 0].clamp(min=1e-12)))
         self._ent.append(-(pi * torch.log(pi.clamp(min=1e-12))).sum(-1))
@@ -142,5 +141,5 @@ class BPTT(nn.Module):
 
     def reset_traces(self, mask=None) -> None:
         if self.critic is not None:
-            mask = torch.ones(self.n, dtype=torch.bool) if mask is None else _as_tensor(mask, self.n, torch.bool)
+            mask = torch.ones(self.n, dtype=torch.bool) if mask is None else as_batch(mask, self.n, torch.bool)
             self.critic.reset_traces(mask)

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
+
+
+def as_batch(x, n: int, dtype) -> torch.Tensor:
+    """A scalar or (N,) array-like (reward, terminated) as an (N,) tensor of ``dtype``."""
+    t = torch.as_tensor(np.asarray(x), dtype=dtype).reshape(-1)
+    return t.expand(n) if t.numel() == 1 and n > 1 else t
 
 
 class RewardBaseline(nn.Module):

@@ -21,20 +21,15 @@ traces is kept between steps, and no autograd graph is built.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from agents.policy import Policy
-from learners.common import LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, check_finite, obgd_step
+from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
+                             obgd_step)
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
-
-
-def _as_tensor(x, n: int, dtype) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x), dtype=dtype).reshape(-1)
-    return t.expand(n) if t.numel() == 1 and n > 1 else t
 
 
 class EProp(nn.Module):
@@ -105,9 +100,9 @@ class EProp(nn.Module):
         learning signal or a trace is NaN or infinite.
         """
         n = self.n
-        r = _as_tensor(reward, n, torch.float32)
-        terminal = _as_tensor(terminated, n, torch.bool)
-        done = terminal | _as_tensor(truncated, n, torch.bool)
+        r = as_batch(reward, n, torch.float32)
+        terminal = as_batch(terminated, n, torch.bool)
+        done = terminal | as_batch(truncated, n, torch.bool)
         if self.signal == "td":
             if next_obs is None:
                 raise ValueError("signal='td' needs next_obs: learner.step(reward, terminated, next_obs)")
@@ -198,7 +193,7 @@ class EProp(nn.Module):
 
     def reset_traces(self, mask=None) -> None:
         """Zero the policy-gradient and critic traces of the masked lifetimes (all if None)."""
-        mask = torch.ones(self.n, dtype=torch.bool) if mask is None else _as_tensor(mask, self.n, torch.bool)
+        mask = torch.ones(self.n, dtype=torch.bool) if mask is None else as_batch(mask, self.n, torch.bool)
         for k in self.names:
             e = getattr(self, self._buf("trace", k))
             e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)

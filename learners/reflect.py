@@ -23,8 +23,7 @@ import torch
 from torch import nn
 
 from agents.policy import Policy
-from learners.common import RewardBaseline, check_finite, obgd_step
-from learners.eprop import _as_tensor
+from learners.common import RewardBaseline, as_batch, check_finite, obgd_step
 
 
 class Reflect(nn.Module):
@@ -60,8 +59,8 @@ class Reflect(nn.Module):
     @torch.no_grad()
     def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
         agent, n = self.agent, self.n
-        r = _as_tensor(reward, n, torch.float32)
-        done = _as_tensor(terminated, n, torch.bool) | _as_tensor(truncated, n, torch.bool)
+        r = as_batch(reward, n, torch.float32)
+        done = as_batch(terminated, n, torch.bool) | as_batch(truncated, n, torch.bool)
         self.ubar.mul_(self.lam).add_(agent.x, alpha=1 - self.lam)
         self.cbar.mul_(self.lam).add_(torch.nn.functional.one_hot(agent.action, agent.n_actions).to(self.cbar.dtype))
         advantage = self.baseline(r)
@@ -95,6 +94,6 @@ class Reflect(nn.Module):
                 "baseline": self.baseline.b.clone(), "step_size": step}
 
     def reset_traces(self, mask=None) -> None:
-        mask = torch.ones(self.n, dtype=torch.bool) if mask is None else _as_tensor(mask, self.n, torch.bool)
+        mask = torch.ones(self.n, dtype=torch.bool) if mask is None else as_batch(mask, self.n, torch.bool)
         self.ubar.masked_fill_(mask[:, None], 0.0)
         self.cbar.masked_fill_(mask[:, None], 0.0)
