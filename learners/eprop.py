@@ -96,8 +96,8 @@ class EProp(nn.Module):
         the new episode's first observation) the agent's activity and the traces are reset; the
         value of the next state counts as 0 only when ``terminated``.
 
-        Raises FloatingPointError, with the weights left at their last good values, when the
-        learning signal or a trace is NaN or infinite.
+        Raises FloatingPointError when the learning signal or a trace of a lifetime is NaN or
+        infinite; that lifetime's weights are not updated in that step.
         """
         n = self.n
         r = as_batch(reward, n, torch.float32)
