@@ -24,13 +24,19 @@ def pong_lifetimes(n, seed, steps, signal="td", agent_kwargs=None, learner_kwarg
     agent = SpikingPolicy(env.single_observation_space, env.single_action_space, n=n, seed=seed,
                           **{"hidden": 32, **(agent_kwargs or {})})
     learner = EProp(agent, signal=signal, **{"lr": 0.05, **(learner_kwargs or {})})
+    actions, _ = play(env, obs, agent, learner, steps)
+    return actions, agent, learner
+
+
+def play(env, obs, agent, learner, steps):
+    """The loop, recording actions: returns (N, steps) actions and the last observation."""
     actions = []
     for _ in range(steps):
         a = agent.act(obs)
         actions.append(a.copy())
         obs, r, term, trunc, _ = env.step(a)
         learner.step(r, term, obs, trunc)
-    return np.stack(actions, 1), agent, learner
+    return np.stack(actions, 1), obs
 
 
 @pytest.mark.parametrize("signal", ["td", "greedy"])
@@ -85,26 +91,17 @@ def test_state_dict_round_trip_resumes_the_same_lifetime():
         agent = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=32, n=4, seed=seed)
         return env, obs, agent, EProp(agent, signal="td", lr=0.05)
 
-    def cont(env, obs, agent, learner, steps):
-        out = []
-        for _ in range(steps):
-            a = agent.act(obs)
-            out.append(a.copy())
-            obs, r, term, trunc, _ = env.step(a)
-            learner.step(r, term, obs, trunc)
-        return np.stack(out), obs
-
     env, obs, agent, learner = build(4)
-    _, obs = cont(env, obs, agent, learner, 200)
+    _, obs = play(env, obs, agent, learner, 200)
     clone = lambda sd: {k: v.clone() for k, v in sd.items()}  # noqa: E731  (state_dict shares storage)
     saved = clone(agent.state_dict()), clone(learner.state_dict()), env.state_dict(), obs.copy()
-    first, _ = cont(env, obs, agent, learner, 150)
+    first, _ = play(env, obs, agent, learner, 150)
 
     env2, _, agent2, learner2 = build(123)
     agent2.load_state_dict(saved[0])
     learner2.load_state_dict(saved[1])
     env2.load_state_dict(saved[2])
-    second, _ = cont(env2, saved[3], agent2, learner2, 150)
+    second, _ = play(env2, saved[3], agent2, learner2, 150)
     np.testing.assert_array_equal(first, second)
     torch.testing.assert_close(agent.w_out, agent2.w_out)
 
