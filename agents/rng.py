@@ -42,7 +42,14 @@ def uniform(keys: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
 
 
 def categorical(probs: torch.Tensor, keys: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
-    """Sample one index per row of ``probs`` (N, A) by inverting the cumulative distribution."""
+    """Sample one index per row of ``probs`` (N, A) by inverting the cumulative distribution.
+
+    The CDF is a masked sum rather than ``torch.cumsum``, which torch.compile leaves as a separate
+    library call between two kernels; the sum fuses into the step's one kernel.
+    """
     u = uniform(keys, counter).to(probs.dtype)
-    idx = (torch.cumsum(probs, dim=-1) < u[:, None]).sum(dim=-1)
+    a = probs.shape[-1]
+    below = torch.arange(a)[None, :] <= torch.arange(a)[:, None]  # below[k, j]: j <= k
+    cdf = (probs[:, None, :] * below).sum(dim=-1)
+    idx = (cdf < u[:, None]).sum(dim=-1)
     return idx.clamp_(max=probs.shape[-1] - 1)

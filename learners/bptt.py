@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from agents.policy import Policy
-from learners.common import LinearCritic, as_batch, check_finite
+from learners.common import LinearCritic, as_batch, check_finite, transition
 
 
 class BPTT(nn.Module):
@@ -64,9 +64,7 @@ class BPTT(nn.Module):
         agent, n = self.agent, self.n
         if next_obs is None:
             raise ValueError("bptt needs next_obs: learner.step(reward, terminated, next_obs)")
-        r = as_batch(reward, n, torch.float32)
-        terminal = as_batch(terminated, n, torch.bool)
-        done = terminal | as_batch(truncated, n, torch.bool)
+        r, terminal, done = transition(reward, terminated, truncated, n)
         pi = agent.pi.clone()  # the buffer is overwritten next step; autograd keeps this copy
         self._logp.append(torch.log(pi.gather(1, agent.action.clone()[:, None])[:, 0].clamp(min=1e-12)))
         self._ent.append(-(pi * torch.log(pi.clamp(min=1e-12))).sum(-1))

@@ -24,9 +24,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from agents.compiled import CompiledStep
 from agents.policy import Policy
 from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
-                             obgd_step)
+                             obgd_step, transition)
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
@@ -100,9 +101,7 @@ class EProp(nn.Module):
         infinite; that lifetime's weights are not updated in that step.
         """
         n = self.n
-        r = as_batch(reward, n, torch.float32)
-        terminal = as_batch(terminated, n, torch.bool)
-        done = terminal | as_batch(truncated, n, torch.bool)
+        r, terminal, done = transition(reward, terminated, truncated, n)
         if self.signal == "td":
             if next_obs is None:
                 raise ValueError("signal='td' needs next_obs: learner.step(reward, terminated, next_obs)")
@@ -122,10 +121,9 @@ class EProp(nn.Module):
     def _step_fn(self):
         return self.__dict__.get("_compiled_step") or self._step
 
-    def compile(self, **kwargs) -> "EProp":
-        """Compile the whole per-step update (with the agent's forward, for td) with torch.compile."""
-        self.__dict__["_compiled_step"] = torch.compile(self._step, fullgraph=True, dynamic=False,
-                                                          options={"size_asserts": False, **kwargs.pop("options", {})}, **kwargs)
+    def compile(self, options: dict | None = None) -> "EProp":
+        """Compile the whole per-step update (with the agent's forward, for td); see Policy.compile."""
+        self.__dict__["_compiled_step"] = CompiledStep(self._step, {"size_asserts": False, **(options or {})})
         return self
 
     def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:

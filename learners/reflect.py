@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from agents.policy import Policy
-from learners.common import RewardBaseline, as_batch, check_finite, obgd_step
+from learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
 
 
 class Reflect(nn.Module):
@@ -59,8 +59,7 @@ class Reflect(nn.Module):
     @torch.no_grad()
     def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
         agent, n = self.agent, self.n
-        r = as_batch(reward, n, torch.float32)
-        done = as_batch(terminated, n, torch.bool) | as_batch(truncated, n, torch.bool)
+        r, _, done = transition(reward, terminated, truncated, n)
         self.ubar.mul_(self.lam).add_(agent.x, alpha=1 - self.lam)
         self.cbar.mul_(self.lam).add_(torch.nn.functional.one_hot(agent.action, agent.n_actions).to(self.cbar.dtype))
         advantage = self.baseline(r)

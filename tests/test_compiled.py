@@ -1,0 +1,48 @@
+"""agents/compiled.py: a step compiled once and then called without Dynamo computes what eager does."""
+
+import torch
+
+from agents.compiled import CompiledStep
+
+
+class Counter(torch.nn.Module):
+    """A tiny stateful step: a buffer changed in place, a dict of results."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(3))
+        self.scale = 2.0
+
+    def step(self, x: torch.Tensor, unused: torch.Tensor) -> dict:
+        self.total.add_(x * self.scale)
+        return {"total": self.total * 1.0, "norm": self.total.norm()}
+
+    def step_returning_its_input(self, x: torch.Tensor) -> tuple:
+        self.total.add_(x)
+        return x, self.total.sum()  # x is passed through, not a graph output: Dynamo's path must stay
+
+
+def test_direct_calls_match_eager_and_change_buffers_in_place():
+    eager, compiled = Counter(), Counter()
+    step = CompiledStep(compiled.step)
+    for i in range(5):
+        x = torch.arange(3.0) + i
+        want = eager.step(x, torch.zeros(()))
+        got = step(x, torch.zeros(()))
+        assert got.keys() == want.keys()
+        for k in want:
+            torch.testing.assert_close(got[k], want[k])
+    assert step.direct
+    torch.testing.assert_close(compiled.total, eager.total)
+
+
+def test_a_result_made_outside_the_graph_keeps_dynamos_path():
+    eager, compiled = Counter(), Counter()
+    step = CompiledStep(compiled.step_returning_its_input)
+    for i in range(3):
+        x = torch.full((3,), float(i))
+        got = step(x)
+        assert got[0] is x
+        torch.testing.assert_close(got[1], eager.step_returning_its_input(x)[1])
+    assert not step.direct
+    torch.testing.assert_close(compiled.total, eager.total)
