@@ -1,0 +1,166 @@
+"""scripts/compare.py, scripts/bench_vs_baselines.py and scripts/bench_bptt_memory.py on tiny runs.
+
+The runs come from train.py in-process (16 neurons, eager, a few hundred steps); the two benchmarks
+run their children as subprocesses, at sizes that take seconds.
+"""
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_bptt_memory  # noqa: E402
+import compare  # noqa: E402
+import train  # noqa: E402
+
+SMALL = ["--hidden", "16", "--no-compile", "--log-every", "100", "--hist-every", "0", "--checkpoint-every", "0"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """Two settings x two seeds of CartPole (plus train.py's __mean aggregates)."""
+    logdir = tmp_path_factory.mktemp("runs")
+    for learner in ("eprop", "reflect"):
+        assert train.main(["--env", "CartPole-v1", "--learner", learner, "--lifetimes", "2", "--steps", "400",
+                           *SMALL, "--logdir", str(logdir)]) == 0
+    return logdir
+
+
+def last_value(run_dir: Path, tag: str) -> float:
+    ea = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    ea.Reload()
+    return ea.Scalars(tag)[-1].value
+
+
+def read_table(png: Path) -> list[dict]:
+    with open(png.with_suffix(".csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_figure_and_table_group_seeds_and_skip_the_aggregates(runs, tmp_path):
+    png = tmp_path / "cmp.png"
+    assert compare.main([str(runs), "--out", str(png)]) == 0
+    image = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    assert png.stat().st_size > 20_000 and image.shape[0] > 300 and image.shape[1] > 600
+    assert image.std() > 10  # lines and bands, not a blank canvas
+    rows = read_table(png)
+    assert sorted(r["group"] for r in rows) == ["CartPole-v1__eprop", "CartPole-v1__reflect"]
+    for r in rows:
+        assert r["seeds"] == "2" and r["measure"] == "rollout/ep_rew_mean" and r["env"] == "CartPole-v1"
+        low, iqm, high = float(r["ci_low"]), float(r["iqm"]), float(r["ci_high"])
+        assert float(r["min"]) <= iqm <= float(r["max"]) and low <= iqm <= high
+        learner = r["group"].split("__")[1]
+        seeds = sorted(runs.glob(f"CartPole-v1__{learner}__[01]__*[0-9]"))
+        assert len(seeds) == 2
+        expected = [last_value(d, "rollout/ep_rew_mean") for d in seeds]  # the final figure: the last value
+        assert sorted(float(v) for v in r["per_seed"].split()) == pytest.approx(sorted(expected), rel=1e-3)
+
+
+def test_labels_group_by_and_final_window(runs, tmp_path):
+    png = tmp_path / "a.png"
+    assert compare.main([str(runs / "CartPole-v1__*"), "--label", "all=*CartPole*", "--out", str(png), "--x", "steps"]) == 0
+    (row,) = read_table(png)
+    assert row["group"] == "all" and row["seeds"] == "4"
+    assert compare.main([str(runs), "--group-by", "run", "--out", str(png), "--x", "time",
+                         "--tag", "charts/reward_rate", "--final-window", "200"]) == 0
+    rows = read_table(png)
+    assert len(rows) == 4 and all(r["seeds"] == "1" for r in rows)
+    for r in rows:  # the mean of the values logged in the last 200 steps: at 300 and 400
+        run = compare.load_run(str(runs / r["group"]))
+        steps, _, values = run.series("charts/reward_rate")
+        assert float(r["iqm"]) == pytest.approx(values[steps > 200].mean())
+        assert list(steps[steps > 200]) == [300, 400]
+
+
+@pytest.mark.parametrize("name, group", [
+    ("CartPole-v1__eprop__3__1712345678", "CartPole-v1__eprop"),  # tracerl, bench_vs_baselines
+    ("BreakoutNoFrameskip-v4__ppo_atari__1__1700000000", "BreakoutNoFrameskip-v4__ppo_atari"),  # CleanRL
+    ("pong_test__2", "pong_test"),  # train.py --run-name pong_test --lifetimes N
+    ("PPO_3", "PPO"),  # SB3's tensorboard_log
+    ("plain", "plain"),
+])
+def test_default_grouping_strips_seed_and_time(name, group):
+    run = compare.Run(path=f"/x/{name}", name=name, env="", start=0.0, tags=[])
+    assert compare.group_of(run, compare.DEFAULT_GROUP, []) == group
+
+
+def test_iqm_and_its_interval():
+    assert compare.iqm(np.array([1.0, 2.0, 3.0, 4.0, 100.0])) == pytest.approx(3.0)  # the outlier is cut
+    assert compare.iqm(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(2.5)
+    assert compare.iqm_ci([5.0, 5.0, 5.0]) == (5.0, 5.0, 5.0)
+    center, low, high = compare.iqm_ci([0.2, 0.5, 0.9, 0.4, 0.7])
+    assert 0.2 <= low <= center <= high <= 0.9
+
+
+def test_a_missing_tag_names_the_tags_there(runs, tmp_path, capsys):
+    assert compare.main([str(runs), "--tag", "pong/hit_rate", "--out", str(tmp_path / "x.png")]) == 2
+    err = one_error_line(capsys)
+    assert "'pong/hit_rate' not found" in err and "charts/reward_rate" in err and "rollout/ep_len_mean" in err
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("what", ["missing", "empty", "only_mean"])
+def test_a_path_without_runs_exits_2(runs, tmp_path, capsys, what):
+    path = {"missing": tmp_path / "nowhere", "empty": tmp_path, "only_mean": next(runs.glob("*__mean"))}[what]
+    assert compare.main([str(path), "--out", str(tmp_path / "x.png")]) == 2
+    assert str(path) in one_error_line(capsys)
+
+
+def test_bench_vs_baselines_side_by_side(tmp_path, capfd):
+    pytest.importorskip("stable_baselines3")
+    import bench_vs_baselines
+
+    logdir = tmp_path / "b"
+    assert bench_vs_baselines.main(["--envs", "cartpole", "--steps", "1000", "--seeds", "2", "--logdir", str(logdir),
+                                    "--log-every", "200", "--train-args", "--no-compile --hidden 16"]) == 0
+    (md,) = logdir.glob("bench_vs_baselines_*.md")
+    text = md.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| CartPole-v1 |")]
+    assert len(rows) == 2 and "tracerl eprop" in rows[0] and "SB3 PPO" in rows[1]
+    assert "> 1,000 (0/2 reached" in rows[0]  # 1k steps: nobody balances yet
+    assert md.with_suffix(".png").stat().st_size > 20_000
+    table = read_table(md.with_suffix(".png"))
+    assert sorted(r["group"] for r in table) == ["CartPole-v1__eprop", "CartPole-v1__ppo"]
+    ppo = sorted(logdir.glob("CartPole-v1__ppo__*"))
+    assert len(ppo) == 2
+    run = compare.load_run(str(ppo[0]))
+    for tag in ("rollout/ep_len_mean", "rollout/ep_rew_mean", "charts/reward_rate", "charts/SPS", "train/loss"):
+        assert tag in run.tags
+    steps, seconds, _ = run.series("rollout/ep_len_mean")
+    assert list(steps) == [200, 400, 600, 800, 1000]  # the budget exactly, though a rollout holds 8 x 32 steps
+    assert np.all(np.diff(seconds) >= 0) and seconds[0] >= 0
+
+
+def test_bench_vs_baselines_steps_to_bar():
+    import bench_vs_baselines
+
+    s = {"bar": 475.0, "reached": [3000, None, 5000], "steps": 10_000, "seeds": 3}
+    assert bench_vs_baselines.steps_to_bar(s) == "5,000 (2/3 reached; 3k - 5k)"
+    s["reached"] = [3000, None, None]
+    assert bench_vs_baselines.steps_to_bar(s).startswith("> 10,000 (1/3 reached")
+
+
+def test_bptt_memory_bench_table(tmp_path, capsys):
+    out = tmp_path / "bptt.md"
+    assert bench_bptt_memory.main(["--windows", "10", "20", "--steps", "40", "--warmup", "5", "--hidden", "16",
+                                   "--no-compile", "--out", str(out)]) == 0
+    rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| eprop")
+            or line.startswith("| bptt")]
+    assert [r[1].strip() for r in rows] == ["online", "10", "20"]
+    for r in rows:
+        ms, slowest, start, end, peak = (float(x) for x in (r[3], r[4], r[5], r[6], r[7].rstrip("* ")))
+        assert 0 < ms <= slowest and start > 0 and end > 0 and peak >= start - 1
