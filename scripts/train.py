@@ -35,8 +35,9 @@ import re
 import shlex
 import signal
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), HERE]  # the repository (agents, envs, learners) and live.py
@@ -596,13 +597,18 @@ def settings_rows(config: dict, session: dict, argv: list[str]) -> dict[str, Any
 
 
 class StopFlag:
-    """SIGINT / SIGTERM ask the loop to stop after the current step; a second Ctrl-C stops at once."""
+    """SIGINT / SIGTERM ask the loop to stop after the current step; a second Ctrl-C stops at once.
+
+    Only the main thread can take signals: run in another thread (a Ray Tune trial), the handlers
+    stay as they are and whoever runs the thread stops it."""
 
     def __init__(self):
         self.signum = 0
 
     def __enter__(self) -> "StopFlag":
-        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -628,7 +634,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def train(given: dict, argv: list[str]) -> int:
+def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+          on_error: Callable[[str], None] | None = None) -> int:
+    """Run the training that ``given`` (parsed flags) asks for; returns the exit code.
+
+    ``on_log(t, figures)`` is called after each logged window with the (N,) figures by TensorBoard
+    tag (scripts/sweep.py reports the env's measure to Ray Tune from it; an exception it raises
+    stops the run without a checkpoint); ``on_error(line)`` gets the one-line error of a run that
+    stops on a NaN, before the exit code 1 is returned.
+    """
     # Settings: presets < --config < flags < --set; a resumed run starts from its checkpoint's.
     ckpt = load_checkpoint(given["resume"]) if given.get("resume") else None
     config, session = resolve(given, base=ckpt["config"] if ckpt else None)
@@ -729,6 +743,8 @@ def train(given: dict, argv: list[str]) -> int:
         with torch.no_grad():
             figures.update({f"agent/{k}": v.detach().numpy() for k, v in agent.stats().items()})
         log.scalars(figures, t)
+        if on_log is not None:
+            on_log(t, figures)
         summary = f"reward/step {np.nanmean(figures['charts/reward_rate']):+.4f}"
         for tag, label in (("pong/hit_rate", "hit rate"), ("flappy/pipes_per_life", "pipes/life"),
                            ("rollout/ep_rew_mean", "return")):
@@ -817,6 +833,8 @@ def train(given: dict, argv: list[str]) -> int:
         kept = (f"the last good checkpoint is {ckpt_path}" if os.path.exists(ckpt_path)
                 else "no checkpoint was written before it")
         print(f"train.py: error: {one_line(error)}; {kept}", file=sys.stderr)
+        if on_error is not None:
+            on_error(one_line(error))
         return 1
     elapsed = time.perf_counter() - t_start
     rate = f"{(t - step) / elapsed:,.0f} steps/s" if t > step else "no steps run"
