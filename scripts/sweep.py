@@ -1,16 +1,16 @@
 """Sweep train.py's settings on Ray Tune: each trial is one setting, its seeds one batch of lifetimes.
 
     python scripts/sweep.py --env pong --grid "lr=1e-3,3e-3 lambda=0.9,0.95" --seeds 5 --steps 200000
-    python scripts/sweep.py --env pong --grid "lr=loguniform:1e-4:1e-2 entropy=0.001,0.01" --random 12 --asha
+    python scripts/sweep.py --env pong --grid "lr=loguniform:1e-4:1e-2 lambda=uniform:0.8:0.99" --random 12 --asha
     python scripts/sweep.py --resume runs/sweeps/NAME           # an interrupted sweep goes on
-    python scripts/sweep.py ... --address 10.0.0.5:6379         # join a running Ray cluster
+    python scripts/sweep.py ... --address HEAD_NODE:6379        # join a running Ray cluster
     tensorboard --logdir runs/sweeps/NAME
 
 --grid takes space-separated KEY=V1,V2,... entries: KEY is a train.py option (lr, trace_lambda or
 lambda, entropy, gamma, hidden, ticks, ...) or any agent/learner keyword (tau_adapt, ...), or
-agent.KEY / learner.KEY / env.KEY. A grid runs every combination. With --random N, N settings
-are drawn instead: a list becomes a uniform choice, and KEY=loguniform:LOW:HIGH, uniform:LOW:HIGH,
-randint:LOW:HIGH (HIGH excluded) draw numbers.
+agent.KEY / learner.KEY / env.KEY. A grid runs every combination. Random search, --random N,
+draws N settings from distributions, KEY=loguniform:LOW:HIGH, uniform:LOW:HIGH, randint:LOW:HIGH
+(HIGH excluded) or choice:V1,V2,...; listed values beside them stay a grid (N draws for each).
 
 Each trial runs train.py's training in-process in a Ray worker: --seeds lifetimes (seeds --seed,
 --seed+1, ...) as one batch, the same run directories, config.yaml, checkpoint and TensorBoard
@@ -54,7 +54,7 @@ ALIASES = {"lambda": "trace_lambda"}
 # Set by sweep.py itself for every trial: not a swept setting.
 FIXED = ("env", "lifetimes", "seed", "steps", "log_every", "logdir", "run_name", "resume", "config", "threads",
          "compile", "render", "render_lifetime", "record", "fps", "steps_per_frame")
-DISTRIBUTIONS = ("loguniform", "uniform", "randint")
+DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 MEASURES = {"tracerl/Pong-v0": ("hit_rate", "pong/hit_rate"),
             "tracerl/FlappyBird-v0": ("pipes_per_life", "flappy/pipes_per_life")}
 EPISODIC = ("episodic_return", "charts/episodic_return")
@@ -81,9 +81,17 @@ def split_values(text: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
+def parse_values(entry: str, text: str) -> list:
+    values = [train.parse_value(v) for v in split_values(text)]
+    if any(v == "" for v in values):
+        raise UsageError(f"invalid --grid entry {entry!r}: an empty value")
+    return values
+
+
 def parse_grid(text: str, random: bool) -> dict[str, dict]:
-    """``"lr=1e-3,3e-3 lambda=loguniform:0.8:0.99"`` -> {key: {"values": [...]}
-    or {"dist": name, "low": x, "high": y}}, keys with aliases resolved. Raises UsageError."""
+    """``"lr=1e-3,3e-3 lambda=loguniform:0.8:0.99"`` -> {key: {"values": [...]} (a grid),
+    {"dist": "choice", "values": [...]} or {"dist": name, "low": x, "high": y}}, keys with aliases
+    resolved. Raises UsageError."""
     space: dict[str, dict] = {}
     for entry in text.split():
         key, eq, rest = entry.partition("=")
@@ -98,9 +106,12 @@ def parse_grid(text: str, random: bool) -> dict[str, dict]:
         if key in space:
             raise UsageError(f"--grid names {key!r} twice")
         name, colon, bounds = rest.partition(":")
-        if colon and name in DISTRIBUTIONS:
-            if not random:
-                raise UsageError(f"--grid {entry!r} is a distribution; it needs --random N (random search)")
+        if colon and name in DISTRIBUTIONS and not random:
+            raise UsageError(f"--grid {entry!r} is a distribution; it needs --random N (random search); "
+                             f"a grid lists values: {key}=V1,V2,...")
+        if colon and name == "choice":
+            space[key] = {"dist": "choice", "values": parse_values(entry, bounds)}
+        elif colon and name in DISTRIBUTIONS:
             low, colon2, high = bounds.partition(":")
             try:
                 low, high = float(low), float(high)
@@ -115,17 +126,15 @@ def parse_grid(text: str, random: bool) -> dict[str, dict]:
                 low, high = int(low), int(high)
             space[key] = {"dist": name, "low": low, "high": high}
         else:
-            values = [train.parse_value(v) for v in split_values(rest)]
-            if any(v == "" for v in values):
-                raise UsageError(f"invalid --grid entry {entry!r}: an empty value")
-            space[key] = {"values": values}
+            space[key] = {"values": parse_values(entry, rest)}
     return space
 
 
 def corners(space: dict[str, dict], full: bool = True) -> list[dict]:
     """Settings that together hold every listed value and every bound of a distribution: the grid
     itself (``full``, up to 1000 settings), else each key's values with the others at their first."""
-    lists = {k: s["values"] if "values" in s else [s["low"], s["high"]] for k, s in space.items()}
+    lists = {k: s["values"] if "values" in s else [s["low"], s["high"] - (s["dist"] == "randint")]
+             for k, s in space.items()}
     first = {k: v[0] for k, v in lists.items()}
     if full and math.prod(len(v) for v in lists.values()) <= 1000:
         out = [{}]
@@ -162,13 +171,16 @@ def check(base: dict, space: dict[str, dict]) -> str:
     return config["env"]
 
 
-def tune_space(space: dict[str, dict], random: bool) -> dict:
+def tune_space(space: dict[str, dict]) -> dict:
+    """Tune's search space: lists are grids, distributions are drawn (--random N draws per grid point)."""
     from ray import tune
 
     out = {}
     for key, s in space.items():
-        if "values" in s:
-            out[key] = tune.choice(s["values"]) if random else tune.grid_search(s["values"])
+        if "dist" not in s:
+            out[key] = tune.grid_search(s["values"])
+        elif s["dist"] == "choice":
+            out[key] = tune.choice(s["values"])
         else:
             out[key] = getattr(tune, s["dist"])(s["low"], s["high"])
     return out
@@ -227,6 +239,11 @@ def trailing(history: list[np.ndarray], k: int) -> np.ndarray:
     return np.where(ok.any(0), np.where(ok, block, 0).sum(0) / np.maximum(ok.sum(0), 1), np.nan)
 
 
+def plain(value: Any) -> Any:
+    """numpy scalars (from Tune's samplers) -> Python numbers, which config.yaml can hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def trial_name(trial_id: str) -> str:
     """Tune's trial id ``4788c_00003`` -> ``t03``."""
     return f"t{int(trial_id.rsplit('_', 1)[1]):02d}"
@@ -234,14 +251,15 @@ def trial_name(trial_id: str) -> str:
 
 def run_name(base: dict, trial_id: str, setting: dict) -> str:
     """train.py's --run-name of a trial: {env}__{learner}__tNN,KEY=VALUE,..."""
-    return f"{base['env_short']}__{base['learner']}__{trial_name(trial_id)}" + (f",{tag(setting)}" if setting else "")
+    learner = setting.get("learner", base["learner"])
+    return f"{base['env_short']}__{learner}__{trial_name(trial_id)}" + (f",{tag(setting)}" if setting else "")
 
 
 def run_trial(config: dict, base: dict) -> None:
     """A Ray Tune trainable: one setting, its seeds as one batch of lifetimes, train.py's runs."""
     from ray import tune
 
-    setting = {k: config[k] for k in base["keys"]}
+    setting = {k: plain(config[k]) for k in base["keys"]}
     name = run_name(base, tune.get_context().get_trial_id(), setting)
     # An unfinished trial of an interrupted sweep starts over: what it left is removed first.
     seeds = range(base["seed"], base["seed"] + base["seeds"])
@@ -375,7 +393,8 @@ def build_parser() -> Parser:
     g.add_argument("--grid", default="", metavar='"KEY=V1,V2 ..."',
                    help="settings to sweep, e.g. \"lr=1e-3,3e-3 lambda=0.9,0.95\" (default: none, one trial)")
     g.add_argument("--random", type=int, default=0, metavar="N",
-                   help="random search: N settings drawn from --grid (default: 0, the full grid)")
+                   help="random search: N settings drawn from --grid's distributions, for each combination "
+                   "of its listed values (default: 0, a grid search)")
     g.add_argument("--search-seed", type=int, default=0, help="seed of the random search (default: 0)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting for every trial, as train.py's --set (repeatable)")
@@ -520,7 +539,7 @@ def run_sweep(sweep: dict, args: argparse.Namespace, resume: bool) -> int:
                                       reduction_factor=asha["reduction_factor"]) if asha else None
             tuner = tune.Tuner(
                 trainable,
-                param_space=tune_space(sweep["space"], bool(sweep["random"])),
+                param_space=tune_space(sweep["space"]),
                 tune_config=tune.TuneConfig(
                     metric="measure", mode="max", scheduler=scheduler, num_samples=sweep["random"] or 1,
                     # the generator's own limit: Tune ignores max_concurrent_trials beside a generator

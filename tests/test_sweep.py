@@ -84,23 +84,26 @@ def test_bad_values_get_one_line_and_exit_code_2(tmp_path, capsys, args, expecte
 
 
 def test_grid_and_random_search_spaces():
-    space = sweep.parse_grid("lambda=0.9,0.95 hidden=[64,32],[128] lr=loguniform:1e-4:1e-2 ticks=randint:2:6", True)
+    space = sweep.parse_grid("lambda=0.9,0.95 hidden=[64,32],[128] lr=loguniform:1e-4:1e-2 ticks=randint:2:6 "
+                             "signal=choice:td,greedy", True)
     assert space["trace_lambda"] == {"values": [0.9, 0.95]}
     assert space["hidden"] == {"values": [[64, 32], [128]]}
     assert space["lr"] == {"dist": "loguniform", "low": 1e-4, "high": 1e-2}
     assert space["ticks"] == {"dist": "randint", "low": 2, "high": 6}
+    assert space["signal"] == {"dist": "choice", "values": ["td", "greedy"]}
     grid = sweep.parse_grid("lr=1e-3,3e-3 trace_lambda=0.9,0.95", False)
     assert sweep.corners(grid) == [{"lr": a, "trace_lambda": b} for a in (1e-3, 3e-3) for b in (0.9, 0.95)]
+    assert {c["ticks"] for c in sweep.corners(space)} == {2, 5}  # randint excludes HIGH
 
     from ray import tune
 
-    tuned = sweep.tune_space(space, random=True)
+    tuned = sweep.tune_space(space)
     rng = np.random.default_rng(0)
     lrs = [tuned["lr"].sample(random_state=rng) for _ in range(200)]
     assert 1e-4 <= min(lrs) and max(lrs) <= 1e-2 and np.median(lrs) < 2e-3  # log-uniform: median 1e-3
     assert set(tuned["ticks"].sample(size=200, random_state=rng)) == {2, 3, 4, 5}
-    assert isinstance(tuned["trace_lambda"], tune.search.sample.Categorical)
-    assert sweep.tune_space(grid, random=False)["lr"] == {"grid_search": [1e-3, 3e-3]}
+    assert isinstance(tuned["signal"], tune.search.sample.Categorical)
+    assert tuned["trace_lambda"] == {"grid_search": [0.9, 0.95]}  # listed values stay a grid
 
 
 def test_bootstrap_interval_and_ranking():
@@ -129,9 +132,10 @@ def test_bootstrap_interval_and_ranking():
 
 # -- sweeps on Ray -------------------------------------------------------------------------------
 def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ray_address):
-    code = sweep.main(["--env", "pong", "--grid", "gamma=0.98,1e39", "--seeds", "2", "--steps", "300", *SMALL,
-                       "--asha", "--grace-period", "100", "--reduction-factor", "2",
-                       "--logdir", str(tmp_path), "--name", "s"])
+    # a grid of two gammas, a learning rate drawn for each, ASHA on
+    code = sweep.main(["--env", "pong", "--grid", "gamma=0.98,1e39 lr=loguniform:0.005:0.02", "--random", "1",
+                       "--seeds", "2", "--steps", "300", *SMALL, "--asha", "--grace-period", "100",
+                       "--reduction-factor", "2", "--logdir", str(tmp_path), "--name", "s"])
     out = capsys.readouterr().out
     assert code == 0
     path = tmp_path / "s"
@@ -142,12 +146,16 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
     assert "non-finite advantage" in rows["t01"]["error"]
     assert rows["t00"]["rank"] == "1" and "non-finite advantage" in out and "2 trials (1 done, 1 failed)" in out
 
+    lr = float(rows["t00"]["lr"])
+    assert 0.005 <= lr <= 0.02 and lr != float(rows["t01"]["lr"])
+
     # train.py's runs: one per lifetime and the aggregate, config.yaml, checkpoint, the same tags
     run = rows["t00"]["run"]
-    assert run == "Pong-v0__eprop__t00,gamma=0.98"
+    assert run == f"Pong-v0__eprop__t00,gamma=0.98,lr={lr:.4g}"
     assert {p.name for p in path.iterdir() if p.name.startswith(run)} == {f"{run}__0", f"{run}__1", f"{run}__mean"}
     config = yaml.safe_load((path / f"{run}__0" / "config.yaml").read_text())
     assert config["learner_kwargs"]["gamma"] == 0.98 and config["lifetimes"] == 2 and config["steps"] == 300
+    assert config["learner_kwargs"]["lr"] == pytest.approx(lr)
     assert train.load_checkpoint(str(path / f"{run}__mean" / "checkpoint.pt"))["step"] == 300
     ea = EventAccumulator(str(path / f"{run}__1"), size_guidance={"scalars": 0, "tensors": 0})
     ea.Reload()
