@@ -36,9 +36,12 @@ PRESETS = {
         "greedy": {"trace_lambda": 0.98, "bound_kappa": 0.5},
         "reward": "env",
     },
+    # Flappy Bird punishes every wrong flap: the scripted policy with 1% of its actions flipped
+    # passes 4.4 pipes per crash instead of 74. A sharper softmax (T = 0.3) and no entropy term
+    # let the policy become that sure: median pipes per crash at 300k 9.7 (T = 1, entropy 0.001: 4.8).
     "tracerl/FlappyBird-v0": {
-        "agent": {"hidden": 128, "ticks": 4, "feedback": "random"},
-        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.001, "bound_kappa": 1.0,
+        "agent": {"hidden": 128, "ticks": 4, "feedback": "random", "temperature": 0.3},
+        "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.0, "bound_kappa": 1.0,
                     "gamma": 0.98},
         "reward": "env",
     },
