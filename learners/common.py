@@ -29,11 +29,9 @@ def as_batch(x, n: int, dtype) -> torch.Tensor:
 
 def transition(reward, terminated, truncated, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step's (reward, terminated, done = terminated | truncated) as (N,) tensors for a learner."""
-    term = np.asarray(terminated, dtype=np.bool_).reshape(-1)
-    done = term | np.asarray(truncated, dtype=np.bool_).reshape(-1)
-    if n > 1 and term.size == 1:
-        term, done = np.repeat(term, n), np.repeat(done, n)
-    return as_batch(reward, n, torch.float32), torch.from_numpy(term), torch.from_numpy(done)
+    term = np.asarray(terminated, dtype=np.bool_)
+    done = term | np.asarray(truncated, dtype=np.bool_)
+    return as_batch(reward, n, torch.float32), as_batch(term, n, torch.bool), as_batch(done, n, torch.bool)
 
 
 class RewardBaseline(nn.Module):
