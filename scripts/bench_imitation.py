@@ -1,0 +1,103 @@
+"""How well can an agent represent a game's scripted policy? Online imitation, no reinforcement.
+
+    python scripts/bench_imitation.py --env flappy --steps 30000
+    python scripts/bench_imitation.py --env flappy --set tau_mem=3 --set tau_out=1.5 --set ticks=8
+    python scripts/bench_imitation.py --env pong --agent mlp --set hidden=64
+
+This separates "can the network hold the policy" from "can the learner find it". The agent plays
+(its own sampled action, as in DAgger: it is taught in the states it visits) and every step moves
+toward the action the scripted policy of :mod:`envs.scripted` would take there, through the same
+local eligibility a learner uses::
+
+    dy = (onehot(a*_t) - pi_t) / T          d log pi(a*_t) / d y_t, a* the scripted action
+    W += lr * local_grads(dy)               (e-prop for the spiking agent, exact for the MLP)
+
+It is supervised learning with a per-step, trace-based gradient: what eprop would reach with a
+perfect learning signal. Prints per window the agreement with the scripted action and the
+game's measure (Pong: hit rate; Flappy Bird: pipes per crash), and a closing SUMMARY line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import envs  # noqa: E402
+from agents import AGENTS, make_agent  # noqa: E402
+from envs.scripted import SCRIPTED  # noqa: E402
+from learners.presets import preset  # noqa: E402
+from learners.run import Measures, make_env  # noqa: E402
+from scripts.bench_learning import parse_value  # noqa: E402
+
+
+def fail(message: str) -> None:
+    print(f"bench_imitation.py: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="flappy", help="pong or flappy (the games with a scripted policy)")
+    p.add_argument("--agent", default="spiking", choices=sorted(AGENTS))
+    p.add_argument("--steps", type=int, default=30_000)
+    p.add_argument("--seeds", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--window", type=int, default=6_000)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an agent keyword")
+    p.add_argument("--no-compile", action="store_true", help="eager torch (slower)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    env_id = envs.ALIASES.get(args.env, args.env)
+    if env_id not in SCRIPTED:
+        fail(f"--env {args.env!r} has no scripted policy; allowed: {', '.join(map(repr, envs.ALIASES))}")
+    cfg = preset(env_id)["agent"]
+    keys = set(inspect.signature(AGENTS[args.agent]).parameters) - {"observation_space", "action_space", "n", "seed"}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in keys:
+            fail(f"--set {key!r} is not a keyword of the {args.agent} agent; allowed: {', '.join(sorted(keys))}")
+        cfg[key] = parse_value(value)
+
+    env = make_env(env_id, args.seeds)
+    obs, _ = env.reset(seed=args.seed)
+    agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=args.seeds,
+                       seed=args.seed, **cfg)
+    if not args.no_compile:
+        agent.compile()
+    expert = SCRIPTED[env_id]
+    weights = agent.weights()
+    measures, agree, t0 = Measures(args.seeds), np.zeros(args.seeds), time.time()
+    print(f"# {env_id} {args.agent} imitation of {expert.__name__} seeds={args.seeds} lr={args.lr} agent={cfg}")
+    for t in range(1, args.steps + 1):
+        action = agent.act(obs)
+        target = expert(obs)
+        agree += action == target
+        with torch.no_grad():
+            onehot = torch.nn.functional.one_hot(torch.from_numpy(target), agent.n_actions).to(agent.pi.dtype)
+            for k, g in agent.local_grads((onehot - agent.pi) / agent.temperature).items():
+                weights[k].add_(g, alpha=args.lr)
+        obs, r, terminated, truncated, info = env.step(action)
+        measures.update(r, terminated | truncated, info)
+        if t % args.window == 0:
+            w = measures.window()
+            key = "hit_rate" if "hit_rate" in w else "pipes_per_life"
+            last = {"agreement": agree / args.window, key: w[key]}
+            print(f"{t:9d}  {time.time() - t0:6.1f}s  agreement [{' '.join(f'{v:.4f}' for v in last['agreement'])}]"
+                  f"  {key} [{' '.join(f'{v:.2f}' for v in w[key])}]", flush=True)
+            agree[:] = 0
+    print(f"SUMMARY {args.env} imitation agreement_last_window={np.round(last['agreement'], 4).tolist()} "
+          f"{key}={np.round(last[key], 2).tolist()} median={np.median(last[key]):.2f}")
+    return last
+
+
+if __name__ == "__main__":
+    main()

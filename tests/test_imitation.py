@@ -1,0 +1,35 @@
+"""scripts/bench_imitation.py: online imitation of the scripted policies through the agents' local gradients."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_imitation  # noqa: E402
+
+
+@pytest.mark.parametrize("agent", ["spiking", "mlp"])
+def test_imitation_learns_the_scripted_pong_policy(agent):
+    """With the local gradient toward the scripted action the agent agrees with it, and plays, far better than untaught."""
+    args = ["--env", "pong", "--agent", agent, "--steps", "600", "--seeds", "2", "--window", "600", "--no-compile"]
+    taught = bench_imitation.main(args)
+    untaught = bench_imitation.main([*args, "--lr", "0"])
+    assert np.all(untaught["agreement"] < 0.5)  # three actions, about a third by chance
+    assert np.all(taught["agreement"] > untaught["agreement"] + 0.2)
+    assert np.all(taught["hit_rate"] > untaught["hit_rate"])
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--env", "cartpole"], "--env 'cartpole' has no scripted policy; allowed: 'pong', 'flappy'"),
+    (["--set", "tau=3"], "--set 'tau' is not a keyword of the spiking agent; allowed: beta,"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, says, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench_imitation.main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err
