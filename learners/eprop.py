@@ -27,7 +27,7 @@ from torch import nn
 from agents.compiled import CompiledStep
 from agents.policy import Policy
 from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
-                             obgd_step, transition)
+                             nan_to_num, obgd_step, transition)
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
@@ -169,7 +169,7 @@ class EProp(nn.Module):
                 sq.mul_(self.rms_beta).addcmul_(u, u, value=1 - self.rms_beta)
                 u = u / (torch.sqrt(sq) + 1e-8) * (self.lr * finite.to(u.dtype)).view(shape)
             else:
-                u = torch.nan_to_num(u) * step.view(shape)
+                u = nan_to_num(u) * step.view(shape)
             u = u * self._scale[k]
             w.add_(u)
             update_sq = update_sq + u.flatten(1).pow(2).sum(1)
