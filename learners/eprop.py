@@ -123,7 +123,7 @@ class EProp(nn.Module):
 
     def compile(self, options: dict | None = None) -> "EProp":
         """Compile the whole per-step update (with the agent's forward, for td); see Policy.compile."""
-        self.__dict__["_compiled_step"] = CompiledStep(self._step, {"size_asserts": False, **(options or {})})
+        self.__dict__["_compiled_step"] = CompiledStep(self._step, options)
         return self
 
     def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:
