@@ -109,7 +109,7 @@ class EProp(nn.Module):
         else:
             obs = torch.zeros(())
         out = self._step_fn(r, terminal, done, obs)
-        if not bool(out.pop("finite").all()):
+        if not bool(out.pop("finite")):
             check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
         if self.signal == "td":
             self.agent.pending.fill_(True)
@@ -182,7 +182,7 @@ class EProp(nn.Module):
         self.schedule.update(r)
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
-               "trace_l1": l1, "finite": finite}
+               "trace_l1": l1, "finite": finite.all()}
         if self.signal == "td":
             out["value"] = v
         else:

@@ -60,14 +60,16 @@ class Measures:
         self.reward += reward
         self.ep_len += 1
         self.ep_ret += reward
-        ev = info.get("event")
+        ev = info.get("event")  # (N,) names or None (falsy)
         if ev is not None:
-            for i in np.flatnonzero(ev):  # the lifetimes with an event this step (None is falsy): few
+            for i in ev.nonzero()[0]:  # the lifetimes with an event this step: few
                 name = ev[i]
                 if name not in self.events:
                     self.events[name] = np.zeros(self.n, np.int64)
                 self.events[name][i] += 1
-        for i in np.flatnonzero(done):
+        if not np.count_nonzero(done):  # most steps end no episode
+            return
+        for i in done.nonzero()[0]:
             self.episodes[i].append((int(self.ep_len[i]), float(self.ep_ret[i])))
             self.ep_len[i] = 0
             self.ep_ret[i] = 0.0
