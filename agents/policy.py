@@ -103,7 +103,7 @@ class Policy(nn.Module):
         faster than eager. Settings read by the step are frozen: compile again after changing one.
         Tests and debugging use the eager path.
         """
-        self.__dict__["_compiled_step"] = CompiledStep(self._step, {"size_asserts": False, **(options or {})})
+        self.__dict__["_compiled_step"] = CompiledStep(self._step, options)
         return self
 
     @torch.no_grad()

@@ -44,6 +44,16 @@ def _check_args(opponent: str, reward: str, obs_type: str) -> None:
             raise ValueError(f"unknown Pong {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
+def _clip(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """np.clip(x, lo, hi) for lo <= hi without its Python-level dispatch (several us per call)."""
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _any(mask: np.ndarray) -> bool:
+    """mask.any() for a bool array without ndarray.any's Python-level dispatch."""
+    return np.count_nonzero(mask) > 0
+
+
 def _serve_block(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The next DRAW_BLOCK serves: sine of the angle and direction (+1 toward the agent, -1 away)."""
     sin = rng.uniform(-SERVE_SIN, SERVE_SIN, size=DRAW_BLOCK)
@@ -297,7 +307,7 @@ class PongVecEnv(BatchedGameState, VectorEnv):
 
     def _serve(self, mask: np.ndarray) -> None:
         empty = mask & (self._serve_i == DRAW_BLOCK)
-        if empty.any():
+        if _any(empty):
             self._refill(np.flatnonzero(empty))
         rows, col = np.arange(self.num_envs), np.minimum(self._serve_i, DRAW_BLOCK - 1)  # unmasked: unused
         sin, direction = self._sin[rows, col], self._dir[rows, col]
@@ -309,7 +319,9 @@ class PongVecEnv(BatchedGameState, VectorEnv):
         self.vy = np.where(mask, SERVE_SPEED * sin, self.vy)
 
     def _return_ball(self, mask: np.ndarray, paddle_y: np.ndarray, direction: float) -> None:
-        sin = np.clip((self.by - paddle_y) / REACH, -1.0, 1.0) * BOUNCE_SIN
+        if not _any(mask):  # most steps: no game meets a paddle
+            return
+        sin = _clip((self.by - paddle_y) / REACH, -1.0, 1.0) * BOUNCE_SIN
         speed = np.minimum(self.speed * ACCEL, MAX_SPEED)
         self.speed = np.where(mask, speed, self.speed)
         self.vx = np.where(mask, direction * speed * np.sqrt(1.0 - sin * sin), self.vx)
@@ -318,15 +330,18 @@ class PongVecEnv(BatchedGameState, VectorEnv):
     def step(self, actions):
         actions = np.asarray(actions)
         half = PADDLE_H / 2
-        self.py = np.clip(self.py + self._dy[actions], half, HEIGHT - half)
+        self.py = _clip(self.py + self._dy[actions], half, HEIGHT - half)
         if self.opponent == "cpu":
-            self.oy = np.clip(self.oy + np.clip(self.by - self.oy, -CPU_SPEED, CPU_SPEED), half, HEIGHT - half)
+            self.oy = _clip(self.oy + _clip(self.by - self.oy, -CPU_SPEED, CPU_SPEED), half, HEIGHT - half)
 
         self.bx = self.bx + self.vx
         by = self.by + self.vy
         top, bottom = by < BALL_R, by > HEIGHT - BALL_R
-        self.by = np.where(top, 2 * BALL_R - by, np.where(bottom, 2 * (HEIGHT - BALL_R) - by, by))
-        self.vy = np.where(top | bottom, -self.vy, self.vy)
+        wall = top | bottom
+        if _any(wall):
+            by = np.where(top, 2 * BALL_R - by, np.where(bottom, 2 * (HEIGHT - BALL_R) - by, by))
+            self.vy = np.where(wall, -self.vy, self.vy)
+        self.by = by
 
         right = (self.vx > 0) & (self.bx + BALL_R >= RIGHT_FACE)
         left = (self.vx < 0) & (self.bx - BALL_R <= LEFT_FACE)
@@ -350,11 +365,11 @@ class PongVecEnv(BatchedGameState, VectorEnv):
         else:
             reward = won * 1.0 - miss
         point = miss | won
-        if point.any():
+        if _any(point):
             self._serve(point)
         event = hit * 1 + miss * 2 + won * 3
         terminated = (self.score.max(axis=1) >= WIN_POINTS) if self.episodic else np.zeros(self.num_envs, bool)
-        if self._done.any():  # next-step autoreset: games that ended last step start afresh instead
+        if _any(self._done):  # next-step autoreset: games that ended last step start afresh instead
             done = self._done
             self._reset_done(done)
             reward, event, terminated = np.where(done, 0.0, reward), np.where(done, 0, event), terminated & ~done
@@ -373,9 +388,14 @@ class PongVecEnv(BatchedGameState, VectorEnv):
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":
             return _pixels(self.bx, self.by, self.py, self.oy, self.opponent == "wall")
-        oy = np.zeros(self.num_envs) if self.opponent == "wall" else self.oy * (2 / HEIGHT) - 1
-        return np.stack([self.bx * (2 / WIDTH) - 1, self.by * (2 / HEIGHT) - 1, self.vx / MAX_SPEED,
-                         self.vy / MAX_SPEED, self.py * (2 / HEIGHT) - 1, oy], axis=1).astype(np.float32)
+        obs = np.empty((self.num_envs, 6), np.float32)  # each column rounded to float32 as it is stored
+        obs[:, 0] = self.bx * (2 / WIDTH) - 1
+        obs[:, 1] = self.by * (2 / HEIGHT) - 1
+        obs[:, 2] = self.vx / MAX_SPEED
+        obs[:, 3] = self.vy / MAX_SPEED
+        obs[:, 4] = self.py * (2 / HEIGHT) - 1
+        obs[:, 5] = 0.0 if self.opponent == "wall" else self.oy * (2 / HEIGHT) - 1
+        return obs
 
     def _info(self, event: np.ndarray) -> dict[str, Any]:
         return {"event": self._events[event], "score": self.score.copy(), "hits": self.hits.copy(),

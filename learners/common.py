@@ -87,6 +87,13 @@ class LinearCritic(nn.Module):
         self.e.masked_fill_(mask[:, None], 0.0)
 
 
+def nan_to_num(x: torch.Tensor) -> torch.Tensor:
+    """``torch.nan_to_num(x)`` (NaN -> 0, +-inf -> the largest finite values), written so that it
+    vectorizes: Inductor compiles ``torch.nan_to_num`` on CPU to a scalar ``isnan`` per element."""
+    info = torch.finfo(x.dtype)
+    return torch.where(x != x, torch.zeros_like(x), x.clamp(info.min, info.max))
+
+
 def obgd_step(lr: float, signal: torch.Tensor, trace_l1: torch.Tensor, kappa: float) -> torch.Tensor:
     """Per-lifetime step size bounded as in ObGD (Elsayed et al. 2024, streaming deep RL)::
 

@@ -27,7 +27,7 @@ from torch import nn
 from agents.compiled import CompiledStep
 from agents.policy import Policy
 from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
-                             obgd_step, transition)
+                             nan_to_num, obgd_step, transition)
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
@@ -109,7 +109,7 @@ class EProp(nn.Module):
         else:
             obs = torch.zeros(())
         out = self._step_fn(r, terminal, done, obs)
-        if not bool(out.pop("finite").all()):
+        if not bool(out.pop("finite")):
             check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
         if self.signal == "td":
             self.agent.pending.fill_(True)
@@ -123,7 +123,7 @@ class EProp(nn.Module):
 
     def compile(self, options: dict | None = None) -> "EProp":
         """Compile the whole per-step update (with the agent's forward, for td); see Policy.compile."""
-        self.__dict__["_compiled_step"] = CompiledStep(self._step, {"size_asserts": False, **(options or {})})
+        self.__dict__["_compiled_step"] = CompiledStep(self._step, options)
         return self
 
     def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:
@@ -169,7 +169,7 @@ class EProp(nn.Module):
                 sq.mul_(self.rms_beta).addcmul_(u, u, value=1 - self.rms_beta)
                 u = u / (torch.sqrt(sq) + 1e-8) * (self.lr * finite.to(u.dtype)).view(shape)
             else:
-                u = torch.nan_to_num(u) * step.view(shape)
+                u = nan_to_num(u) * step.view(shape)
             u = u * self._scale[k]
             w.add_(u)
             update_sq = update_sq + u.flatten(1).pow(2).sum(1)
@@ -182,7 +182,7 @@ class EProp(nn.Module):
         self.schedule.update(r)
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
-               "trace_l1": l1, "finite": finite}
+               "trace_l1": l1, "finite": finite.all()}
         if self.signal == "td":
             out["value"] = v
         else:

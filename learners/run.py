@@ -10,6 +10,7 @@ bookkeeping of each lifetime's measures (:class:`Measures`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import gymnasium as gym
@@ -30,10 +31,35 @@ def make_env(name: str, n: int = 1, **env_kwargs) -> gym.vector.VectorEnv:
     env_id = envs.resolve_id(name)
     if env_id in BUNDLED and n >= 4:
         vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
+    elif env_id in BUNDLED:
+        vec = SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
+                                    autoreset_mode=AutoresetMode.SAME_STEP)
     else:
         vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
     return vec
+
+
+class SameStepSyncVectorEnv(gym.vector.SyncVectorEnv):
+    """SyncVectorEnv with same-step autoreset over games with a Box observation, stepped with less
+    generic work: the same returns, value for value, as ``SyncVectorEnv.step`` (~20 us less per step,
+    a few per cent of a whole learning step at N=1)."""
+
+    def step(self, actions):
+        if self.autoreset_mode != AutoresetMode.SAME_STEP:
+            return super().step(actions)
+        infos = {}
+        for i, env in enumerate(self.envs):
+            obs, self._rewards[i], self._terminations[i], self._truncations[i], info = env.step(actions[i])
+            if self._terminations[i] or self._truncations[i]:
+                infos = self._add_info(infos, {"final_obs": obs, "final_info": info}, i)
+                obs, info = env.reset()
+            self._env_obs[i] = obs
+            infos = self._add_info(infos, info, i)
+        self._observations = np.stack(self._env_obs, out=self._observations)
+        self._autoreset_envs = np.logical_or(self._terminations, self._truncations)
+        return (self._observations.copy() if self.copy else self._observations, self._rewards.copy(),
+                self._terminations.copy(), self._truncations.copy(), infos)
 
 
 class Measures:
@@ -60,14 +86,16 @@ class Measures:
         self.reward += reward
         self.ep_len += 1
         self.ep_ret += reward
-        ev = info.get("event")
+        ev = info.get("event")  # (N,) names or None (falsy)
         if ev is not None:
-            for i in np.flatnonzero(ev):  # the lifetimes with an event this step (None is falsy): few
+            for i in ev.nonzero()[0]:  # the lifetimes with an event this step: few
                 name = ev[i]
                 if name not in self.events:
                     self.events[name] = np.zeros(self.n, np.int64)
                 self.events[name][i] += 1
-        for i in np.flatnonzero(done):
+        if not np.count_nonzero(done):  # most steps end no episode
+            return
+        for i in done.nonzero()[0]:
             self.episodes[i].append((int(self.ep_len[i]), float(self.ep_ret[i])))
             self.ep_len[i] = 0
             self.ep_ret[i] = 0.0

@@ -285,3 +285,30 @@ def test_human_render_headless(env_id):
 def test_bad_arguments_raise_value_error_naming_value(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_same_step_sync_vector_env_equals_gymnasiums(n):
+    from learners.run import SameStepSyncVectorEnv, make_env
+
+    ref = gym.make_vec("tracerl/Pong-v0", num_envs=n, vectorization_mode="sync", episodic=True,
+                       vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    lean = make_env("pong", n, episodic=True)
+    assert isinstance(lean, SameStepSyncVectorEnv)
+    for a, b in zip(ref.reset(seed=5), lean.reset(seed=5)):
+        assert a.keys() == b.keys() if isinstance(a, dict) else np.array_equal(a, b)
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(6000):  # a few episodes of 21 points end on the way: same-step resets are compared too
+        act = rng.integers(0, 3, n)
+        ra, rb = ref.step(act), lean.step(act)
+        for x, y in zip(ra[:4], rb[:4]):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+        assert list(ra[4]) == list(rb[4])
+        for k in ra[4]:
+            if k == "final_obs":
+                assert all(np.array_equal(p, q) for p, q in zip(ra[4][k], rb[4][k]))
+            elif k != "final_info":
+                assert np.array_equal(ra[4][k], rb[4][k]) and ra[4][k].dtype == rb[4][k].dtype
+        ends += int(ra[2].sum())
+    assert ends > 0

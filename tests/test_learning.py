@@ -257,3 +257,11 @@ def test_bptt_holds_its_window_then_drops_it():
     run(agent, learner, env, obs, 1, reward="failure")
     assert len(learner._logp) == 0 and not torch.allclose(agent.w_out, w)
     assert all(b.grad_fn is None for b in agent.buffers())
+
+
+def test_nan_to_num_matches_torch_eager_and_compiled():
+    from learners.common import nan_to_num
+
+    x = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5, -2.0, 3e38, 0.0] * 3)
+    torch.testing.assert_close(nan_to_num(x), torch.nan_to_num(x), rtol=0, atol=0)
+    torch.testing.assert_close(torch.compile(nan_to_num)(x), torch.nan_to_num(x), rtol=0, atol=0)
