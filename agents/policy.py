@@ -128,9 +128,11 @@ class Policy(nn.Module):
         self.pending.fill_(False)
 
     # -- what learners use -------------------------------------------------------------------
-    def logp_cotangent(self) -> torch.Tensor:
-        """d log pi(a_t) / d y_t = (onehot(a_t) - pi_t) / T, (N, A)."""
-        onehot = torch.nn.functional.one_hot(self.action, self.n_actions).to(self.pi.dtype)
+    def logp_cotangent(self, action: torch.Tensor | None = None) -> torch.Tensor:
+        """d log pi(a_t) / d y_t = (onehot(a_t) - pi_t) / T, (N, A); a_t the sampled action unless
+        ``action`` (N,) int64 is given (e.g. a teacher's, for imitation)."""
+        action = self.action if action is None else action
+        onehot = torch.nn.functional.one_hot(action, self.n_actions).to(self.pi.dtype)
         return (onehot - self.pi) / self.temperature
 
     def entropy_cotangent(self) -> torch.Tensor:

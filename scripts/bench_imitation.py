@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
         target = expert(obs)
         agree += action == target
         with torch.no_grad():
-            onehot = torch.nn.functional.one_hot(torch.from_numpy(target), agent.n_actions).to(agent.pi.dtype)
-            for k, g in agent.local_grads((onehot - agent.pi) / agent.temperature).items():
+            for k, g in agent.local_grads(agent.logp_cotangent(torch.from_numpy(target))).items():
                 weights[k].add_(g, alpha=args.lr)
         obs, r, terminated, truncated, info = env.step(action)
         measures.update(r, terminated | truncated, info)

@@ -35,7 +35,6 @@ import csv
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import time
