@@ -22,6 +22,7 @@ from torch import nn
 
 from agents.policy import Policy
 from learners.common import LinearCritic, as_batch, check_finite, transition
+from learners.ranges import check_ranges
 
 
 class BPTT(nn.Module):
@@ -33,8 +34,8 @@ class BPTT(nn.Module):
         super().__init__()
         if signal not in ("greedy", "td"):
             raise ValueError(f"unknown signal {signal!r}; allowed: 'greedy', 'td'")
-        if window < 1:
-            raise ValueError(f"bptt window must be >= 1; got {window}")
+        check_ranges(dict(lr=lr, window=window, gamma=gamma, entropy=entropy, baseline_beta=baseline_beta,
+                          clip=clip, critic_lr=critic_lr, critic_lambda=critic_lambda))
         object.__setattr__(self, "agent", agent)
         n = agent.n
         self.n, self.signal, self.lr, self.window, self.gamma = n, signal, lr, window, gamma

@@ -24,6 +24,7 @@ from torch import nn
 
 from agents.policy import Policy
 from learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
+from learners.ranges import check_ranges
 
 
 class Reflect(nn.Module):
@@ -42,6 +43,8 @@ class Reflect(nn.Module):
         super().__init__()
         if signal != "greedy":
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")
+        check_ranges(dict(lr=lr, trace_lambda=trace_lambda, entropy=entropy, baseline_beta=baseline_beta,
+                          bound_kappa=bound_kappa))
         object.__setattr__(self, "agent", agent)
         n = agent.n
         self.n, self.lr, self.lam, self.entropy, self.bound_kappa = n, lr, trace_lambda, entropy, bound_kappa

@@ -47,6 +47,7 @@ sys.path[:0] = [ROOT, HERE]  # the repository (agents, envs, learners) and train
 import numpy as np  # noqa: E402
 
 import train  # noqa: E402
+from learners.ranges import check_range  # noqa: E402
 
 INSTALL = 'Ray Tune is not installed; pip install -e ".[sweep]"'
 ALIASES = {"lambda": "trace_lambda"}
@@ -435,12 +436,14 @@ RESUME_ALLOWED = ("address", "cpus", "resume")
 
 def plan(args: argparse.Namespace, argv: list[str]) -> dict:
     """The sweep's settings (what sweep.json keeps), checked: every setting resolves in train.py."""
-    for key, low in (("seeds", 1), ("steps", 1), ("log_every", 1), ("cpus_per_trial", 1), ("random", 0),
-                     ("max_concurrent", 0), ("reduction_factor", 2)):
-        if getattr(args, key) < low:
-            raise UsageError(f"--{key.replace('_', '-')} must be >= {low}; got {getattr(args, key)}")
-    if not 0 < args.tail <= 1:
-        raise UsageError(f"--tail must be a fraction in (0, 1]; got {args.tail}")
+    try:  # every numeric option in its range (learners/ranges.py); the trials' settings: in check()
+        for key in ("seeds", "seed", "steps", "log_every", "tail", "cpus_per_trial", "cpus", "random",
+                    "max_concurrent", "reduction_factor", "grace_period", "search_seed"):
+            check_range(key, getattr(args, key), f"--{key.replace('_', '-')}")
+    except ValueError as e:
+        raise UsageError(str(e))
+    if args.steps < 1:
+        raise UsageError("--steps 0: a sweep needs at least one step per trial; allowed: steps >= 1")
     space = parse_grid(args.grid, bool(args.random))
     fixed = {item.partition("=")[0].strip().replace("-", "_") for item in args.set}
     if fixed & set(space):

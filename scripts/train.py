@@ -54,6 +54,7 @@ from agents import AGENTS, make_agent  # noqa: E402
 from agents.policy import check_spaces  # noqa: E402
 from learners import LEARNERS, make_learner  # noqa: E402
 from learners.presets import preset  # noqa: E402
+from learners.ranges import check_range  # noqa: E402
 from learners.run import BUNDLED, Measures, learning_reward, make_env  # noqa: E402
 
 FORMAT, VERSION = "tracerl-train-checkpoint", 1
@@ -73,9 +74,6 @@ LEARNER_FLAGS = ("signal", "lr", "trace_lambda", "entropy", "gamma", "bound_kapp
 SECTIONS = {"agent_kwargs": "agent", "learner_kwargs": "learner", "env_kwargs": "env"}
 # A resumed run continues the same lifetimes: these settings cannot change.
 FIXED_ON_RESUME = ("env", "agent", "learner", "lifetimes", "seed", "reward", "env_kwargs", "agent_kwargs")
-# Integer options: the smallest value allowed.
-MINIMUM = {"lifetimes": 1, "seed": None, "steps": 0, "log_every": 1, "hist_every": 0, "checkpoint_every": 0,
-           "threads": 1, "render_lifetime": 0, "fps": 1, "steps_per_frame": 0}
 GAME_MEASURES = {"hit_rate": "pong/hit_rate", "pipes_per_life": "flappy/pipes_per_life"}
 NO_SPREAD = ("charts/SPS", "time/fps")  # the same for every lifetime of a batch
 
@@ -339,11 +337,15 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         config["reward"] = preset(config["env"])["reward"]
     if config["reward"] not in ("env", "failure"):
         raise UsageError(f"unknown reward {config['reward']!r}; allowed: 'env', 'failure'")
-    for key, low in MINIMUM.items():
-        value = config.get(key, session.get(key))
-        if not isinstance(value, int) or isinstance(value, bool) or (low is not None and value < low):
-            need = "an integer" + (f" >= {low}" if low is not None else "")
-            raise UsageError(f"--{key.replace('_', '-')} must be {need}; got {value!r}")
+    try:  # every numeric setting in its range (learners/ranges.py), before anything starts
+        for key, value in [*config.items(), *session.items()]:
+            if key in RUN_DEFAULTS or key in SESSION_DEFAULTS:
+                check_range(key, value, f"--{key.replace('_', '-')}")
+        for section, flags in (("agent", AGENT_FLAGS), ("learner", LEARNER_FLAGS)):
+            for key, value in config[f"{section}_kwargs"].items():
+                check_range(key, value, f"--{key.replace('_', '-')}" if key in flags else f"{section}.{key}")
+    except ValueError as e:
+        raise UsageError(str(e))
     if session["render_lifetime"] >= config["lifetimes"]:
         raise UsageError(f"--render-lifetime {session['render_lifetime']} is not a lifetime of this run; allowed: "
                          f"0 to {config['lifetimes'] - 1}")

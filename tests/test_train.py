@@ -76,7 +76,15 @@ def _corrupt(tmp_path):
 @pytest.mark.parametrize("case", [
     (["--env", "Pong-v9"], "'Pong-v9'"),
     (["--learner", "ppo"], "'ppo'"),
-    (["--steps", "-5"], "--steps must be an integer >= 0; got -5"),
+    (["--steps", "-5"], "--steps -5 is out of range; allowed: steps >= 0"),
+    (["--lr", "-1"], "--lr -1.0 is out of range; allowed: lr >= 0"),
+    (["--gamma", "1.5"], "--gamma 1.5 is out of range; allowed: 0 <= gamma <= 1"),
+    (["--trace-lambda", "1.5"], "--trace-lambda 1.5 is out of range; allowed: 0 <= trace_lambda < 1"),
+    (["--entropy", "-0.1"], "--entropy -0.1 is out of range; allowed: entropy >= 0"),
+    (["--temperature", "0"], "--temperature 0.0 is out of range; allowed: temperature > 0"),
+    (["--set", "tau_adapt=-5"], "agent.tau_adapt -5 is out of range; allowed: tau_adapt > 0"),
+    (["--ticks", "0"], "--ticks 0 is out of range"),
+    (["--seed", "-1"], "--seed -1 is out of range"),
     (["--hidden", "0"], "'0'"),
     (["--config", "missing.yaml"], "'missing.yaml' not found"),
     (["--resume", "missing.pt"], "'missing.pt' not found"),
@@ -98,6 +106,7 @@ def test_bad_values_get_one_line_and_exit_code_2(tmp_path, capsys, case):
 @pytest.mark.parametrize("args, expected", [
     (["--env", "Pendulum-v1"], "Pendulum-v1: unsupported action space Box"),
     (["--learner", "ppo"], "invalid choice: 'ppo'"),
+    (["--temperature", "0"], "--temperature 0.0 is out of range; allowed: temperature > 0"),
 ])
 def test_exit_code_2_from_the_command_line(args, expected):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args, "--no-compile"],
