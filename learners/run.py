@@ -19,7 +19,7 @@ from gymnasium.vector import AutoresetMode
 
 import envs
 
-BUNDLED = set(envs.ALIASES.values())
+BUNDLED = set(envs.BUNDLED)
 
 
 def make_env(name: str, n: int = 1, **env_kwargs) -> gym.vector.VectorEnv:
@@ -62,11 +62,45 @@ class SameStepSyncVectorEnv(gym.vector.SyncVectorEnv):
                 self._terminations.copy(), self._truncations.copy(), infos)
 
 
+GAME_TAGS = {"hit_rate": "pong/hit_rate", "pipes_per_life": "flappy/pipes_per_life"}  # TensorBoard tags
+ARRIVALS = 100  # Pong: the hit rate is over each lifetime's last 100 ball arrivals at its paddle
+LIVES = 20  # Flappy Bird: pipes per life are over each lifetime's last 20 lives
+
+
+def ring_push(buf: np.ndarray, count: np.ndarray, mask: np.ndarray, values: np.ndarray) -> None:
+    """Append ``values[i]`` to lifetime i's ring ``buf[i]`` (K slots, oldest overwritten) where ``mask[i]``.
+
+    ``count`` (N,) is how many values each ring has taken in all; slot ``count % K`` is the next.
+    """
+    i = np.flatnonzero(mask)
+    if i.size:
+        buf[i, count[i] % buf.shape[1]] = values[i]
+        count[i] += 1
+
+
+def ring_sum(buf: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) sum and number of the values each ring holds (unwritten slots are 0 and not counted)."""
+    return buf.sum(1), np.minimum(count, buf.shape[1])
+
+
 class Measures:
-    """Per-lifetime running counts: episodes, rewards, and the bundled games' events.
+    """Per-lifetime running counts: episodes, rewards, and the bundled games' measures.
 
     ``window()`` returns the figures since the last call and starts a new window; ``episodes``
     keeps every finished episode's (length, return) for trailing means.
+
+    The games' measures are over each lifetime's last events, not over the log window, so they read
+    right at any skill and hold steady (a window of 1,000 steps sees ~11 Pong arrivals, and a Flappy
+    bird that passes 100 pipes a life crashes in few windows at all):
+
+    - Pong ``hit_rate``: hits / arrivals over the last ``ARRIVALS`` ball arrivals (hit or miss).
+    - Flappy Bird ``pipes_per_life``: the mean pipes of the last ``LIVES`` lives (a life ends at a
+      crash). The life going on counts too once it has passed more pipes than that mean (and alone
+      before the first crash), so a bird that stops crashing shows a growing figure, not a window's
+      pipe count: with lives p_1..p_k and the current life's c pipes,
+      ``mean(p) if c <= mean(p) else (sum(p) + c) / (k + 1)``.
+
+    Both are (N, K) ring buffers updated with array operations: memory constant over a lifetime.
     """
 
     def __init__(self, n: int):
@@ -74,12 +108,16 @@ class Measures:
         self.ep_len = np.zeros(n, np.int64)
         self.ep_ret = np.zeros(n)
         self.episodes: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+        self.arrivals = np.zeros((n, ARRIVALS))  # 1 hit, 0 miss
+        self.n_arrivals = np.zeros(n, np.int64)
+        self.lives = np.zeros((n, LIVES))  # pipes of each finished life
+        self.n_lives = np.zeros(n, np.int64)
+        self.life_pipes = np.zeros(n)  # pipes of the life going on
         self._zero()
 
     def _zero(self) -> None:
         self.steps = 0
         self.reward = np.zeros(self.n)
-        self.events: dict[str, np.ndarray] = {}
 
     def update(self, reward: np.ndarray, done: np.ndarray, info: dict) -> None:
         self.steps += 1
@@ -87,12 +125,8 @@ class Measures:
         self.ep_len += 1
         self.ep_ret += reward
         ev = info.get("event")  # (N,) names or None (falsy)
-        if ev is not None:
-            for i in ev.nonzero()[0]:  # the lifetimes with an event this step: few
-                name = ev[i]
-                if name not in self.events:
-                    self.events[name] = np.zeros(self.n, np.int64)
-                self.events[name][i] += 1
+        if ev is not None and np.count_nonzero(ev):  # most steps have no event
+            self.events(ev)
         if not np.count_nonzero(done):  # most steps end no episode
             return
         for i in done.nonzero()[0]:
@@ -100,16 +134,31 @@ class Measures:
             self.ep_len[i] = 0
             self.ep_ret[i] = 0.0
 
+    def events(self, ev: np.ndarray) -> None:
+        """Take the step's (N,) event names: Pong's hit / miss, Flappy Bird's pipe / crash."""
+        hit, miss = ev == "hit", ev == "miss"
+        ring_push(self.arrivals, self.n_arrivals, hit | miss, hit.astype(np.float64))
+        crash = ev == "crash"
+        self.life_pipes += ev == "pipe"
+        ring_push(self.lives, self.n_lives, crash, self.life_pipes)
+        self.life_pipes[crash] = 0.0
+
+    def game(self) -> dict[str, np.ndarray]:
+        """(N,) game measures so far: hit_rate (Pong), pipes_per_life (Flappy); see the class docstring."""
+        out = {}
+        if self.n_arrivals.any():
+            hits, k = ring_sum(self.arrivals, self.n_arrivals)
+            out["hit_rate"] = np.where(k > 0, hits / np.maximum(k, 1), np.nan)
+        if self.n_lives.any() or self.life_pipes.any():
+            pipes, k = ring_sum(self.lives, self.n_lives)
+            c = self.life_pipes
+            done_lives = np.where(k > 0, pipes / np.maximum(k, 1), -np.inf)
+            out["pipes_per_life"] = np.where(c > done_lives, (pipes + c) / (k + 1), done_lives)
+        return out
+
     def window(self) -> dict[str, np.ndarray]:
-        """(N,) figures over the window: reward_rate, hit_rate (Pong), pipes_per_life (Flappy)."""
-        out = {"reward_rate": self.reward / max(self.steps, 1)}
-        e = self.events
-        if "hit" in e or "miss" in e:
-            hits, misses = e.get("hit", np.zeros(self.n)), e.get("miss", np.zeros(self.n))
-            out["hit_rate"] = np.where(hits + misses > 0, hits / np.maximum(hits + misses, 1), np.nan)
-        if "pipe" in e or "crash" in e:
-            pipes, crashes = e.get("pipe", np.zeros(self.n)), e.get("crash", np.zeros(self.n))
-            out["pipes_per_life"] = pipes / np.maximum(crashes, 1)
+        """(N,) figures: reward_rate over the window, and the game's measures (:meth:`game`)."""
+        out = {"reward_rate": self.reward / max(self.steps, 1), **self.game()}
         self._zero()
         return out
 

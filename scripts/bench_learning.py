@@ -8,8 +8,13 @@
 
 Settings come from learners/presets.py; ``--set key=value`` overrides an agent or learner keyword.
 Prints the measure per window for each seed and a closing summary line per bar of issue 3:
-CartPole: first step at which the trailing-100 mean episode length reaches 475; Pong: hit rate
-over the last 20k steps; Flappy Bird: pipes per crash over the last 50k steps.
+CartPole: first step at which the trailing-100 mean episode length reaches 475; Pong: the hit
+rate (over the last 100 ball arrivals, learners.run.Measures, as train.py logs it) averaged over
+the windows of the last 20k steps; Flappy Bird: pipes per life (over the last 20 lives), averaged
+over the windows of the last 50k steps. Games other than the bundled ones also get, per lifetime,
+``SUMMARY episodic first100_return=[...] final100_return=[...] best100=[...]``: the mean return
+of the first and of the last 100 episodes and the best mean of 100 consecutive episodes (of all
+episodes where fewer than 100 finished; nan where none did).
 """
 
 from __future__ import annotations
@@ -30,9 +35,26 @@ import envs  # noqa: E402
 from agents import AGENTS, make_agent  # noqa: E402
 from learners import LEARNERS, make_learner  # noqa: E402
 from learners.presets import preset  # noqa: E402
-from learners.run import Measures, make_env, run  # noqa: E402
+from learners.run import BUNDLED, Measures, make_env, run  # noqa: E402
 
-SHORT = {"cartpole": "CartPole-v1"}
+
+
+def episodic_summary(episodes: list[list[tuple[int, float]]], k: int = 100) -> dict[str, list[float]]:
+    """Per lifetime: the mean return of its first k and last k episodes, and the best mean of k
+    consecutive episodes (a rolling mean over the returns; all of them where fewer than k)."""
+    out: dict[str, list[float]] = {"first100_return": [], "final100_return": [], "best100": []}
+    for eps in episodes:
+        r = np.array([e[1] for e in eps], dtype=np.float64)
+        if not len(r):
+            for key in out:
+                out[key].append(float("nan"))
+            continue
+        w = min(k, len(r))
+        c = np.concatenate([[0.0], np.cumsum(r)])
+        out["first100_return"].append(float(r[:w].mean()))
+        out["final100_return"].append(float(r[-w:].mean()))
+        out["best100"].append(float(((c[w:] - c[:-w]) / w).max()))
+    return out
 
 
 def parse_value(text: str):
@@ -58,7 +80,7 @@ def main() -> None:
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
-    env_id = envs.resolve_id(SHORT.get(args.env, args.env))
+    env_id = envs.resolve_id(args.env)
     cfg = preset(env_id, args.learner, args.signal)
     agent_cls, learner_cls = AGENTS[args.agent], LEARNERS[args.learner]
     agent_keys = set(inspect.signature(agent_cls).parameters)
@@ -115,6 +137,9 @@ def main() -> None:
     elif "pipes_per_life" in history[-1]:
         ppl = tail("pipes_per_life", 50_000)
         print(f"SUMMARY flappy pipes_per_crash_last50k={np.round(ppl, 2).tolist()} median={np.median(ppl):.2f}")
+    if env_id not in BUNDLED:
+        summary = episodic_summary(measures.episodes)
+        print("SUMMARY episodic " + " ".join(f"{k}={np.round(v, 3).tolist()}" for k, v in summary.items()))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ Printed and written to {logdir}/bench_vs_baselines_{unix time}.md, per env and s
                      length is >= 475 (median over seeds; a seed that never gets there counts as
                      beyond the budget)
   final              median over seeds of: CartPole the last trailing-100 mean length; Pong the
-                     hit rate over the last 20k steps; Flappy Bird pipes per crash over the last 50k
+                     hit rate (over the last 100 arrivals) logged in the last 20k steps; Flappy Bird
+                     pipes per life (over the last 20 lives) logged in the last 50k
   env steps/s        per seed (one learner) and in total (all seeds), from the runs' event times
                      (tracerl's include the torch.compile time of its first step)
   peak RSS           ru_maxrss of each training process (tracerl: one for all seeds; PPO: the
@@ -50,8 +51,9 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 import numpy as np  # noqa: E402
 
 import compare  # noqa: E402
+import envs  # noqa: E402
 
-ENVS = {"cartpole": "CartPole-v1", "pong": "tracerl/Pong-v0", "flappy": "tracerl/FlappyBird-v0"}
+ENVS = {key: envs.ALIASES[key] for key in ("cartpole", "pong", "flappy")}  # the games it compares on
 DEFAULT_STEPS = {"cartpole": 100_000, "pong": 200_000, "flappy": 200_000}  # CartPole: RL-Zoo's n_timesteps
 MEASURE = {"cartpole": "rollout/ep_len_mean", "pong": "pong/hit_rate", "flappy": "flappy/pipes_per_life"}
 FINAL_WINDOW = {"cartpole": 0, "pong": 20_000, "flappy": 50_000}  # 0: the last (trailing-100) value
@@ -72,7 +74,7 @@ class UsageError(Exception):
 
 
 def short(env_id: str) -> str:
-    return env_id.split("/")[-1]  # as train.py names its runs
+    return envs.short_name(env_id)  # as train.py names its runs
 
 
 # -- the PPO side (a child process per seed) --------------------------------------------------
@@ -94,28 +96,33 @@ def schedule(value):
 def make_callback(writer, n_envs: int, log_every: int, steps: int):
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from learners.run import GAME_TAGS, Measures as GameMeasures
+
     class Measures(BaseCallback):
-        """train.py's figures for one PPO learner, its n_envs copies pooled, every log_every env steps."""
+        """train.py's figures for one PPO learner, its n_envs copies pooled, every log_every env steps.
+
+        The game's measure is learners.run.Measures' (over each copy's last arrivals or lives), its
+        mean over the copies."""
 
         def __init__(self):
             super().__init__()
+            self.game = GameMeasures(n_envs)
             self.ep_len, self.ep_ret = np.zeros(n_envs, np.int64), np.zeros(n_envs)
             self.episodes: list[tuple[int, float]] = []
             self.next_log = log_every
             self._zero()
 
         def _zero(self):
-            self.w_steps, self.w_reward, self.events, self.new = 0, 0.0, {}, []
+            self.w_steps, self.w_reward, self.new = 0, 0.0, []
             self.t0 = time.perf_counter()
 
         def _on_step(self) -> bool:
             rewards, dones = np.asarray(self.locals["rewards"], np.float64), np.asarray(self.locals["dones"])
             self.w_steps += len(rewards)
             self.w_reward += float(rewards.sum())
-            for info in self.locals["infos"]:
-                ev = info.get("event")
-                if ev:
-                    self.events[ev] = self.events.get(ev, 0) + 1
+            ev = np.array([info.get("event") for info in self.locals["infos"]], dtype=object)
+            if np.count_nonzero(ev):
+                self.game.events(ev)
             self.ep_len += 1
             self.ep_ret += rewards
             for i in np.flatnonzero(dones):
@@ -135,11 +142,9 @@ def make_callback(writer, n_envs: int, log_every: int, steps: int):
 
         def report(self, t: int) -> None:
             figures = {"charts/reward_rate": self.w_reward / max(self.w_steps, 1)}
-            e = self.events
-            if "hit" in e or "miss" in e:
-                figures["pong/hit_rate"] = e.get("hit", 0) / max(e.get("hit", 0) + e.get("miss", 0), 1)
-            if "pipe" in e or "crash" in e:
-                figures["flappy/pipes_per_life"] = e.get("pipe", 0) / max(e.get("crash", 0), 1)
+            for key, value in self.game.game().items():
+                if np.isfinite(value).any():
+                    figures[GAME_TAGS[key]] = float(np.nanmean(value))
             if self.new:
                 figures["charts/episodic_length"] = float(np.mean([x[0] for x in self.new]))
                 figures["charts/episodic_return"] = float(np.mean([x[1] for x in self.new]))

@@ -229,6 +229,54 @@ def test_measures_count_game_events():
     np.testing.assert_allclose(w["reward_rate"], [1.0, -0.5])
 
 
+def _events(*names):
+    return {"event": np.array(names, dtype=object)}
+
+
+def test_flappy_pipes_per_life_counts_a_life_that_never_ends():
+    """150 pipes without a crash read 150 (the old per-window figure read a window's ~28 pipes)."""
+    m = Measures(2)
+    for t in range(1, 151):
+        m.update(np.zeros(2), np.zeros(2, bool), _events("pipe", None))
+        if t % 28 == 0:  # a log window of ~28 pipes
+            assert m.window()["pipes_per_life"][0] == t
+    assert m.window()["pipes_per_life"][0] >= 100
+    assert m.window()["pipes_per_life"][1] == 0
+
+
+def test_flappy_pipes_per_life_is_the_mean_of_the_last_lives():
+    m = Measures(2)
+    for life in range(30):  # lifetime 0: lives of 10 pipes; lifetime 1: of 0, 1, 2, ... 29 pipes
+        for p in range(max(10, life)):
+            m.update(np.zeros(2), np.zeros(2, bool), _events("pipe" if p < 10 else None, "pipe" if p < life else None))
+        m.update(np.zeros(2), np.zeros(2, bool), _events("crash", "crash"))
+    np.testing.assert_allclose(m.game()["pipes_per_life"], [10.0, np.mean(np.arange(10, 30))])
+    for _ in range(5):  # a life going on below the mean does not count yet
+        m.update(np.zeros(2), np.zeros(2, bool), _events("pipe", None))
+    assert m.game()["pipes_per_life"][0] == 10.0
+    for _ in range(30):  # once above, it does: (20 lives of 10 + 35) / 21
+        m.update(np.zeros(2), np.zeros(2, bool), _events("pipe", None))
+    np.testing.assert_allclose(m.game()["pipes_per_life"][0], (200 + 35) / 21)
+    assert m.lives.shape == (2, 20)  # a ring: memory constant over the lifetime
+
+
+def test_pong_hit_rate_over_the_last_100_arrivals_is_steady():
+    """9 hits in 10 arrivals, ~11 arrivals per 1,000-step window: every window reads 0.9 once 100
+    arrivals are in, where the per-window rate jumped between 0.6 and 1.0 with the misses' timing."""
+    m, arrivals, reads = Measures(1), 0, []
+    for t in range(1, 30_001):
+        if t % 90 == 0:
+            arrivals += 1
+            m.update(np.zeros(1), np.zeros(1, bool), _events("miss" if arrivals % 10 == 0 else "hit"))
+        else:
+            m.update(np.zeros(1), np.zeros(1, bool), _events(None))
+        if t % 1000 == 0:
+            reads.append(m.window()["hit_rate"][0])
+    assert arrivals > 300 and m.arrivals.shape == (1, 100)
+    late = np.array(reads[10:])  # after the first 100 arrivals
+    assert np.all(np.abs(late - 0.9) <= 0.01), late
+
+
 @pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
 @pytest.mark.parametrize("learner_name,kwargs", [("reflect", {}), ("bptt", {"window": 20}),
                                                  ("bptt", {"window": 20, "signal": "td"})])
@@ -265,3 +313,18 @@ def test_nan_to_num_matches_torch_eager_and_compiled():
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5, -2.0, 3e38, 0.0] * 3)
     torch.testing.assert_close(nan_to_num(x), torch.nan_to_num(x), rtol=0, atol=0)
     torch.testing.assert_close(torch.compile(nan_to_num)(x), torch.nan_to_num(x), rtol=0, atol=0)
+
+
+def test_bench_learning_episodic_summary_first_final_and_best_100():
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+    from bench_learning import episodic_summary
+
+    rising = [(1, float(r)) for r in range(300)]  # returns 0..299
+    bump = [(1, 0.0)] * 100 + [(1, 5.0)] * 100 + [(1, 1.0)] * 100
+    s = episodic_summary([rising, bump, [(1, 2.0)] * 10, []])
+    np.testing.assert_allclose(s["first100_return"][:3], [49.5, 0.0, 2.0])
+    np.testing.assert_allclose(s["final100_return"][:3], [249.5, 1.0, 2.0])
+    np.testing.assert_allclose(s["best100"][:3], [249.5, 5.0, 2.0])
+    assert all(np.isnan(s[k][3]) for k in s)
