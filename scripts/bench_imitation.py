@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     env_id = envs.ALIASES.get(args.env, args.env)
     if env_id not in SCRIPTED:
-        fail(f"--env {args.env!r} has no scripted policy; allowed: {', '.join(map(repr, envs.ALIASES))}")
+        fail(f"--env {args.env!r} has no scripted policy; allowed: "
+             f"{', '.join(repr(k) for k, v in envs.ALIASES.items() if v in SCRIPTED)}")
     cfg = preset(env_id)["agent"]
     keys = set(inspect.signature(AGENTS[args.agent]).parameters) - {"observation_space", "action_space", "n", "seed"}
     for item in args.set:

@@ -452,7 +452,7 @@ def plan(args: argparse.Namespace, argv: list[str]) -> dict:
             "steps": args.steps, "log_every": args.log_every, "tail": args.tail, "compile": args.compile,
             "cpus_per_trial": args.cpus_per_trial, "set": args.set, "keys": list(space)}
     env_id = check(base, space)
-    base.update(env_id=env_id, env_short=env_id.split("/")[-1])
+    base.update(env_id=env_id, env_short=train.envs.short_name(env_id))
     name = args.name or f"{base['env_short']}__{args.learner}__{int(time.time())}"
     if not name or os.sep in name or name in (".", ".."):
         raise UsageError(f"invalid --name {name!r}; allowed: a directory name")

@@ -55,7 +55,7 @@ from agents.policy import check_spaces  # noqa: E402
 from learners import LEARNERS, make_learner  # noqa: E402
 from learners.presets import preset  # noqa: E402
 from learners.ranges import check_range  # noqa: E402
-from learners.run import BUNDLED, Measures, learning_reward, make_env  # noqa: E402
+from learners.run import BUNDLED, GAME_TAGS, Measures, learning_reward, make_env  # noqa: E402
 
 FORMAT, VERSION = "tracerl-train-checkpoint", 1
 
@@ -74,7 +74,6 @@ LEARNER_FLAGS = ("signal", "lr", "trace_lambda", "entropy", "gamma", "bound_kapp
 SECTIONS = {"agent_kwargs": "agent", "learner_kwargs": "learner", "env_kwargs": "env"}
 # A resumed run continues the same lifetimes: these settings cannot change.
 FIXED_ON_RESUME = ("env", "agent", "learner", "lifetimes", "seed", "reward", "env_kwargs", "agent_kwargs")
-GAME_MEASURES = {"hit_rate": "pong/hit_rate", "pipes_per_life": "flappy/pipes_per_life"}
 NO_SPREAD = ("charts/SPS", "time/fps")  # the same for every lifetime of a batch
 
 
@@ -148,8 +147,9 @@ def build_parser() -> Parser:
         group.add_argument(flag, help=f"{help} (default: {default})", **kw)
 
     g = p.add_argument_group("run")
-    opt(g, "--env", "pong", "pong, flappy, or any registered Gymnasium id with a Discrete action space and a "
-        "Box observation, e.g. CartPole-v1, Acrobot-v1, LunarLander-v3")
+    opt(g, "--env", "pong", f"{', '.join(envs.ALIASES)}, any registered Gymnasium id with a Discrete action "
+        "space and a Box observation, e.g. CartPole-v1, LunarLander-v3, or module:Id for a game another package "
+        "registers on import (images go to the pixel encoder)")
     opt(g, "--agent", "spiking", "policy network", choices=sorted(AGENTS))
     opt(g, "--learner", "eprop", "learning rule", choices=sorted(LEARNERS))
     opt(g, "--lifetimes", "1", "N independent lifetimes (seeds seed, seed+1, ...) in one batch", type=int,
@@ -292,7 +292,10 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         config = copy.deepcopy(base)
         for key in ("env", "agent", "learner"):
             if key in run:
-                asked = envs.resolve_id(run[key]) if key == "env" and run[key] in envs.ALIASES else run[key]
+                try:
+                    asked = envs.resolve_id(str(run[key])) if key == "env" else run[key]
+                except ValueError as e:
+                    raise UsageError(str(e))
                 if asked != config[key]:
                     raise UsageError(f"--{key} {run[key]} differs from the checkpoint's {config[key]!r}; a resumed "
                                      f"run continues the same lifetimes")
@@ -578,7 +581,7 @@ def run_names(config: dict, logdir: str, name: str | None) -> tuple[list[str], s
         return names, aggregate
     stamp = int(time.time())
     while True:  # two runs started in the same second get different names
-        names = [f"{config['env'].split('/')[-1]}__{config['learner']}__{s}__{stamp}" for s in seeds]
+        names = [f"{envs.short_name(config['env'])}__{config['learner']}__{s}__{stamp}" for s in seeds]
         aggregate = f"{names[0]}__mean" if n > 1 else None
         if not exists(names + [aggregate] * (n > 1)):
             return names, aggregate
@@ -729,7 +732,7 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
         """Log the window ending at step t; returns a short summary for the progress bar."""
         w = measures.window()
         figures = {"charts/reward_rate": w["reward_rate"]}
-        figures.update({tag: w[key] for key, tag in GAME_MEASURES.items() if key in w})
+        figures.update({tag: w[key] for key, tag in GAME_TAGS.items() if key in w})
         new = [eps[s:] for eps, s in zip(measures.episodes, seen)]
         seen[:] = [len(eps) for eps in measures.episodes]
         if any(new):

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -369,3 +370,38 @@ def test_watch_plays_a_checkpoint_learning_or_not(tmp_path, capsys):
     assert train.load_checkpoint(path)["step"] == 200  # watch never writes the checkpoint
     assert watch.main([path, "--lifetime", "2"]) == 2
     assert "--lifetime 2 is not a lifetime" in one_error_line(capsys)
+
+
+# -- games from other packages, names ------------------------------------------------------------
+def test_a_game_from_another_package_trains_by_its_module_id_form(tmp_path):
+    """--env module:Id imports the module (it registers its game on import); images go to the
+    pixel encoder; the run is named by the game's id."""
+    sys.modules.pop("tinygame", None)
+    gym.registry.pop("TinyImage-v0", None)  # registered only once train.py imports tinygame
+    assert run(tmp_path, "--env", "tinygame:TinyImage-v0", "--steps", "60", "--lifetimes", "2") == 0
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert runs == ["run__0", "run__1", "run__mean"]
+    config = yaml.safe_load((tmp_path / "run__mean" / "config.yaml").read_text())
+    assert config["env"] == "tinygame:TinyImage-v0" and config["agent_kwargs"]["encoder"] == "pixels"
+    assert "charts/episodic_return" in events(tmp_path / "run__0").Tags()["scalars"]
+
+
+def test_module_id_form_with_a_missing_module_or_id_is_one_line(tmp_path, capsys):
+    assert run(tmp_path, "--env", "no_such_package:Game-v0") == 2
+    assert "cannot import module 'no_such_package'" in one_error_line(capsys)
+    assert run(tmp_path, "--env", "tinygame:TinyImag-v0") == 2
+    assert "registers no environment 'TinyImag-v0' (did you mean 'TinyImage-v0'?)" in one_error_line(capsys)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name, hint", [("Pong", "did you mean 'pong'?"), ("flapy", "did you mean 'flappy'?"),
+                                        ("Cartpole-v1", "did you mean 'CartPole-v1'")])
+def test_a_near_miss_names_the_nearest_environment(tmp_path, capsys, name, hint):
+    assert run(tmp_path, "--env", name) == 2
+    err = one_error_line(capsys)
+    assert f"unknown environment {name!r} ({hint}" in err
+
+
+def test_cartpole_short_name_works_in_train_as_in_the_benchmarks(tmp_path):
+    assert run(tmp_path, "--env", "cartpole", "--steps", "20") == 0
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["env"] == "CartPole-v1"
