@@ -33,6 +33,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -74,6 +75,8 @@ LEARNER_FLAGS = ("signal", "lr", "trace_lambda", "entropy", "gamma", "bound_kapp
 SECTIONS = {"agent_kwargs": "agent", "learner_kwargs": "learner", "env_kwargs": "env"}
 # A resumed run continues the same lifetimes: these settings cannot change.
 FIXED_ON_RESUME = ("env", "agent", "learner", "lifetimes", "seed", "reward", "env_kwargs", "agent_kwargs")
+LINE_EVERY = 30  # seconds between plain progress lines where no bar can be drawn
+FALLBACK_COLUMNS = 80  # the bar's width where the terminal reports 0 columns
 NO_SPREAD = ("charts/SPS", "time/fps")  # the same for every lifetime of a batch
 
 
@@ -300,10 +303,6 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
                     raise UsageError(f"--{key} {run[key]} differs from the checkpoint's {config[key]!r}; a resumed "
                                      f"run continues the same lifetimes")
         config.update({k: v for k, v in run.items() if k not in ("env", "agent", "learner")})
-        for key in ("logdir", "run_name"):
-            if key in given:
-                raise UsageError(f"--{key.replace('_', '-')} cannot be used with --resume; the run continues in "
-                                 f"its own directory")
 
     agent_params = class_params(AGENTS[config["agent"]])
     learner_params = class_params(LEARNERS[config["learner"]])
@@ -567,6 +566,28 @@ class RunLog:
             writer.close()
 
 
+def shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute: a fresh
+    and a resumed run print the same paths."""
+    rel = os.path.relpath(path)
+    return rel if rel != os.pardir and not rel.startswith(os.pardir + os.sep) else os.path.abspath(path)
+
+
+def resumed_logdir(given: dict, session: dict, names: list[str], aggregate: str | None, main_name: str) -> str:
+    """Where a resumed run's folders are: beside its checkpoint's folder. --logdir and --run-name
+    may be given when they name the run's own (re-running the first command with --resume)."""
+    ckpt_dir = os.path.dirname(os.path.abspath(given["resume"]))
+    logdir = os.path.dirname(ckpt_dir) if os.path.basename(ckpt_dir) == main_name else session["logdir"]
+    if "logdir" in given and os.path.abspath(given["logdir"]) != os.path.abspath(logdir):
+        raise UsageError(f"--logdir {given['logdir']} is not this run's ({shown_path(logdir)}); a resumed run "
+                         f"continues in its own directory: drop --logdir")
+    own = {names[0], main_name} | ({aggregate.removesuffix("__mean")} if aggregate else set())
+    if "run_name" in given and given["run_name"] not in own:
+        raise UsageError(f"--run-name {given['run_name']} is not this run's ({main_name}); a resumed run continues "
+                         f"in its own directory: drop --run-name")
+    return shown_path(logdir)
+
+
 def run_names(config: dict, logdir: str, name: str | None) -> tuple[list[str], str | None]:
     """One run per lifetime, {env}__{learner}__{seed}__{unix time} (or NAME, NAME__{seed}), and
     for N > 1 the aggregate, ...__mean. None of them may exist yet."""
@@ -599,6 +620,31 @@ def settings_rows(config: dict, session: dict, argv: list[str]) -> dict[str, Any
     rows.update({k: session[k] for k in ("compile", "threads", "render")})
     rows["command"] = "python scripts/train.py " + shlex.join(argv)
     return rows
+
+
+def terminal_columns() -> int:
+    """The columns the terminal reports: 0 where either Python (shutil) or the terminal behind stderr
+    (what tqdm asks) says 0."""
+    columns = shutil.get_terminal_size((FALLBACK_COLUMNS, 24)).columns
+    try:
+        columns = min(columns, os.get_terminal_size(sys.stderr.fileno()).columns)
+    except (AttributeError, ValueError, OSError):  # not a real terminal (a test's stand-in)
+        pass
+    return columns
+
+
+def progress_bar(total: int, initial: int) -> tuple[tqdm, bool]:
+    """tqdm's bar on a terminal, and whether to print a plain line every LINE_EVERY seconds too.
+
+    Without a terminal (a log file, CI) only the lines. A terminal that reports 0 columns (some CI
+    and ``script`` set-ups) gets a bar of FALLBACK_COLUMNS and the lines as well: tqdm sized to 0
+    columns prints nothing.
+    """
+    tty = sys.stderr.isatty()
+    wide = tty and terminal_columns() > 0
+    bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=wide, ncols=None if wide else FALLBACK_COLUMNS,
+               disable=not tty, file=sys.stderr)
+    return bar, not (tty and wide)
 
 
 class StopFlag:
@@ -700,13 +746,18 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
 
     # Runs: one directory per lifetime (+ the aggregate), config.yaml in each, TensorBoard events.
     if ckpt is None:
-        logdir = session["logdir"]
+        logdir = shown_path(session["logdir"])
         names, aggregate = run_names(config, logdir, session["run_name"])
         main_name = aggregate or names[0]
     else:
         names, aggregate, main_name = ckpt["run"]["names"], ckpt["run"]["aggregate"], ckpt["run"]["main"]
-        ckpt_dir = os.path.dirname(os.path.abspath(given["resume"]))
-        logdir = os.path.dirname(ckpt_dir) if os.path.basename(ckpt_dir) == main_name else session["logdir"]
+        logdir = resumed_logdir(given, session, names, aggregate, main_name)
+    if step >= steps:  # nothing to run: no run folder is made, no checkpoint rewritten
+        env.close()
+        print(f"nothing to run: step {step:,} of --steps {steps:,}" + ("" if ckpt else "; no run written"))
+        return 0
+    made = [os.path.join(logdir, name) for name in names + ([aggregate] if aggregate else [])
+            if ckpt is None and not os.path.exists(os.path.join(logdir, name))]
     for name in names + ([aggregate] if aggregate else []):
         os.makedirs(os.path.join(logdir, name), exist_ok=True)
         with open(os.path.join(logdir, name, "config.yaml"), "w") as f:
@@ -779,15 +830,16 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
             tqdm.write(f"recorded {live.recorded} frames to {session['record']}")
 
     # The loop: act, step the games, learn; log, checkpoint, draw.
-    where = os.path.join(logdir, main_name)
+    where = shown_path(os.path.join(logdir, main_name))
     print(f"{'resuming' if ckpt else 'training'} {config['agent']} + {config['learner']} on {config['env']}, "
-          f"{n} lifetime(s), step {step:,} of {steps:,}; runs in {where}  (tensorboard --logdir {logdir})")
+          f"{n} lifetime(s), step {step:,} of {steps:,}; runs in {where}  (tensorboard --logdir "
+          f"{shown_path(logdir)})")
     if session["compile"] and step < steps:
         print("compiling the per-step update with torch.compile: the first step takes about a minute on a small "
               "CPU (--no-compile runs eager)")
     reward_kind, log_every, hist_every = config["reward"], config["log_every"], config["hist_every"]
     ckpt_every, t, t_start = config["checkpoint_every"], step, time.perf_counter()
-    bar = tqdm(total=steps, initial=step, unit="step", dynamic_ncols=True, disable=not sys.stderr.isatty())
+    bar, lines = progress_bar(steps, step)
     last_line = time.perf_counter()
     error, clean = None, False
     with stop:
@@ -806,7 +858,7 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
                 if t % log_every == 0 or t == steps:
                     summary = report(t)
                     bar.set_postfix_str(summary, refresh=False)
-                    if bar.disable and time.perf_counter() - last_line > 30:
+                    if lines and time.perf_counter() - last_line > LINE_EVERY:
                         print(f"step {t:,}  {summary}", flush=True)
                         last_line = time.perf_counter()
                 if hist_every and t % hist_every == 0:
@@ -825,17 +877,21 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
             bar.close()
             if live is not None:
                 close_live()
-            if clean:  # never a half-done step, nor the state a NaN left behind
-                if t % log_every and t > step:  # stopped between two log steps: log the partial window
+            if clean and t > step:  # never a half-done step, nor the state a NaN left behind
+                if t % log_every:  # stopped between two log steps: log the partial window
                     report(t)
                 checkpoint(t)
             log.close()
             env.close()
+            if t == 0 and made:  # a new run that never took a step (an error, Ctrl-C while compiling): no trace
+                for path in made:
+                    shutil.rmtree(path, ignore_errors=True)
     if isinstance(error, KeyboardInterrupt):
         print(f"train.py: stopped at once at step {t:,} (second Ctrl-C); the last checkpoint is kept", file=sys.stderr)
         return 130
     if error is not None:
-        kept = (f"the last good checkpoint is {ckpt_path}" if os.path.exists(ckpt_path)
+        kept = ("it stopped before the first step; no run written" if t == 0 and made
+                else f"the last good checkpoint is {ckpt_path}" if os.path.exists(ckpt_path)
                 else "no checkpoint was written before it")
         print(f"train.py: error: {one_line(error)}; {kept}", file=sys.stderr)
         if on_error is not None:
@@ -843,6 +899,10 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
         return 1
     elapsed = time.perf_counter() - t_start
     rate = f"{(t - step) / elapsed:,.0f} steps/s" if t > step else "no steps run"
+    if t == 0 and made:
+        print(f"train.py: stopped by {signal.Signals(stop.signum or signal.SIGINT).name} before the first step; no run "
+              f"written", file=sys.stderr)
+        return 128 + (stop.signum or signal.SIGINT)
     if stop.signum:
         print(f"stopped by {signal.Signals(stop.signum).name} at step {t:,} ({rate}); checkpoint {ckpt_path}; "
               f"continue with: python scripts/train.py --resume {ckpt_path}")

@@ -222,8 +222,58 @@ def test_resume_refuses_to_change_the_lifetimes(tmp_path, capsys):
     path = str(tmp_path / "run" / "checkpoint.pt")
     assert train.main(["--resume", path, "--hidden", "32"]) == 2
     assert "agent_kwargs cannot change on --resume" in one_error_line(capsys)
-    assert train.main(["--resume", path, "--logdir", str(tmp_path)]) == 2
-    assert "--logdir cannot be used with --resume" in one_error_line(capsys)
+    assert train.main(["--resume", path, "--logdir", str(tmp_path / "elsewhere")]) == 2
+    assert f"--logdir {tmp_path / 'elsewhere'} is not this run's ({tmp_path})" in one_error_line(capsys)
+    assert train.main(["--resume", path, "--run-name", "other"]) == 2
+    assert "--run-name other is not this run's (run)" in one_error_line(capsys)
+
+
+def test_resume_takes_the_first_command_again_with_its_own_logdir_and_run_name(tmp_path, capsys, monkeypatch):
+    """Re-running the first command with --resume added works, and prints the same relative paths."""
+    monkeypatch.chdir(tmp_path)
+    first = [*SMALL, "--lifetimes", "2", "--logdir", "runs", "--run-name", "x", "--checkpoint-every", "0"]
+    assert train.main([*first, "--steps", "100"]) == 0
+    fresh = capsys.readouterr().out
+    assert train.main([*first, "--steps", "200", "--resume", "runs/x__mean/checkpoint.pt"]) == 0
+    resumed = capsys.readouterr().out
+    for out in (fresh, resumed):
+        assert f"runs in {os.path.join('runs', 'x__mean')}  (tensorboard --logdir runs)" in out
+        assert f"checkpoint {os.path.join('runs', 'x__mean', 'checkpoint.pt')}" in out
+        assert str(tmp_path) not in out
+    assert train.load_checkpoint("runs/x__mean/checkpoint.pt")["step"] == 200
+
+
+def test_steps_0_and_runs_refused_before_their_first_step_leave_no_folder(tmp_path, capsys, monkeypatch):
+    assert run(tmp_path, "--steps", "0") == 0
+    assert "nothing to run" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
+
+    def refuse(*args):
+        raise FloatingPointError("non-finite advantage at the first step")
+
+    monkeypatch.setattr(train, "learning_reward", refuse)
+    assert run(tmp_path, "--steps", "100", "--lifetimes", "2") == 1
+    assert "no run written" in one_error_line(capsys)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_terminal_of_0_columns_gets_an_80_column_bar_and_the_plain_lines(tmp_path, monkeypatch, capsys):
+    import io
+    import shutil
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Terminal()
+    monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=(80, 24): os.terminal_size((0, 24)))
+    monkeypatch.setattr(train, "LINE_EVERY", -1)  # a plain line at every logged point
+    assert run(tmp_path, "--steps", "300") == 0
+    bar = tty.getvalue().replace("\r", "\n").splitlines()
+    assert any("300/300" in line and len(line) == 80 for line in bar), bar
+    out = capsys.readouterr().out
+    assert "step 100  reward/step" in out and "step 300  reward/step" in out
 
 
 def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
