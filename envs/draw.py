@@ -72,14 +72,20 @@ class PygameView:
             self.window = None
 
 
-def draw_text(surface, text: str, pos: tuple[int, int], size: int = 24, color=(230, 230, 230)) -> None:
-    """Blit ``text`` at ``pos`` with pygame's bundled default font."""
+def draw_text(surface, text: str, pos: tuple[int, int], size: int = 24, color=(230, 230, 230),
+              align: str = "left"):
+    """Blit ``text`` with pygame's bundled default font; ``pos`` is its top-left corner (``align="left"``),
+    top-right corner ("right") or top centre ("center"). Returns the rectangle drawn."""
     import pygame
 
-    if not pygame.font.get_init():
+    if not pygame.font.get_init():  # first use, or after pygame.quit() (Gymnasium's classic games call it)
         pygame.font.init()
+        _fonts.clear()  # fonts of an earlier font module crash pygame when used
     font = _fonts.get(size) or _fonts.setdefault(size, pygame.font.Font(None, size))
-    surface.blit(font.render(text, True, color), pos)
+    image = font.render(text, True, color)
+    x, y = pos
+    x -= {"left": 0, "center": image.get_width() // 2, "right": image.get_width()}[align]
+    return surface.blit(image, (x, y))
 
 
 _fonts: dict = {}

@@ -248,8 +248,14 @@ class PongEnv(GameState, gym.Env):
             pygame.draw.rect(surface, (230, 120, 90), (MARGIN, self.oy - half, PADDLE_W, PADDLE_H))
         pygame.draw.rect(surface, (90, 200, 240), (RIGHT_FACE, self.py - half, PADDLE_W, PADDLE_H))
         pygame.draw.rect(surface, (250, 250, 250), (self.bx - BALL_R, self.by - BALL_R, 2 * BALL_R, 2 * BALL_R))
-        draw_text(surface, f"{self.score[0]} : {self.score[1]}", (WIDTH // 2 - 60, 8))
-        draw_text(surface, f"hits {self.hits}  misses {self.misses}", (WIDTH // 2 + 20, 8), 20)
+        # Each side's figures on its own half, the opponent's left and the agent's (right paddle) right,
+        # so no count runs into another however large it grows.
+        mid = WIDTH // 2
+        draw_text(surface, f"{'wall' if self.opponent == 'wall' else 'cpu'} {self.score[1]}", (mid - 14, 8),
+                  24, (230, 120, 90), align="right")
+        draw_text(surface, f"{self.score[0]} agent", (mid + 14, 8), 24, (90, 200, 240))
+        draw_text(surface, f"hits {self.hits}", (mid + 14, 30), 18, (170, 180, 195))
+        draw_text(surface, f"misses {self.misses}", (mid + 14, 46), 18, (170, 180, 195))
 
     def close(self):
         if self._view is not None:

@@ -12,8 +12,8 @@ hundred ticks (``agent.spikes``), the action probabilities as bars (the sampled 
 a trace of the reward rate. Keys: space pauses, + and - change how many steps run between frames
 (from 1, the game's own speed at ``fps`` frames per second, up to unthrottled: learning runs flat
 out and the window redraws at most ``fps`` times a second), n toggles the network panel, Esc or
-closing the window closes it. ``record`` writes every drawn frame to a .gif (Pillow) or .mp4
-(imageio with ffmpeg).
+closing the window closes it. ``record`` writes the drawn frames, at the window's full size, to a
+.gif (Pillow) or .mp4 (imageio with ffmpeg): every frame, or every ``record_every``-th.
 
 Nothing here touches the learning: the window reads the agent's buffers after each step.
 """
@@ -42,6 +42,8 @@ ACTION_NAMES = {  # bar labels of the bundled games and a few classics; others s
     "MountainCar-v0": ("left", "none", "right"),
     "LunarLander-v3": ("none", "left", "main", "right"),
 }
+TRACE_MIN_H = 60  # the reward-rate trace's least height, pixels
+FOOTER_H = 46  # below the trace: its caption (~16 px) and the keys line (~22 px), with gaps
 BG, FG, DIM, ACCENT = (18, 20, 28), (230, 230, 230), (120, 126, 140), (90, 200, 240)
 
 
@@ -70,22 +72,25 @@ def check_record_path(path: str) -> None:
 class Recorder:
     """Frames (H, W, 3) uint8 -> a .gif (kept in memory, written at close) or an .mp4 (streamed).
 
-    GIF frames are halved in size and kept at most 25 a second (browsers slow down faster GIFs);
-    GIFs suit short clips, use .mp4 for long ones.
+    Every ``every``-th frame is kept, at full size, so the window's text reads as on screen. A GIF
+    frame is quantised to 128 colours (Pillow's fast octree) and held zlib-compressed (~20 kB for
+    the 780 x 420 Pong window); a GIF plays each frame for ``every / fps`` seconds, rounded to
+    GIF's 10 ms and at least 20 ms (browsers slow shorter delays down to 100 ms). GIFs suit short
+    clips (at most GIF_MAX_FRAMES frames); use .mp4 for long ones.
     """
 
-    GIF_MAX_FRAMES = 3000
+    GIF_MAX_FRAMES = 6000
 
-    def __init__(self, path: str, fps: int):
+    def __init__(self, path: str, fps: int, every: int = 1):
         check_record_path(path)
-        self.path, self.fps, self.frames, self.count = path, fps, [], 0
+        self.path, self.fps, self.stride, self.frames, self.count = path, fps, max(1, int(every)), [], 0
         self.gif = path.lower().endswith(".gif")
-        self.stride = max(1, round(fps / 25)) if self.gif else 1
+        self.size = None
         self.writer = None
         if not self.gif:
             import imageio.v2 as imageio
 
-            self.writer = imageio.get_writer(path, fps=fps, macro_block_size=2)
+            self.writer = imageio.get_writer(path, fps=max(1, round(fps / self.stride)), macro_block_size=2)
 
     def add(self, frame: np.ndarray) -> None:
         self.count += 1
@@ -94,10 +99,13 @@ class Recorder:
         if self.writer is not None:
             self.writer.append_data(frame)
         elif len(self.frames) < self.GIF_MAX_FRAMES:
+            import zlib
+
             from PIL import Image
 
-            img = Image.fromarray(frame[::2, ::2])
-            self.frames.append(img.quantize(colors=64, method=Image.Quantize.MEDIANCUT))
+            img = Image.fromarray(frame).quantize(colors=128, method=Image.Quantize.FASTOCTREE)
+            self.size = img.size
+            self.frames.append((zlib.compress(img.tobytes(), 1), img.getpalette()))
 
     def close(self) -> int:
         """Write the file; returns the number of frames in it."""
@@ -107,8 +115,18 @@ class Recorder:
             return (self.count + self.stride - 1) // self.stride
         if not self.frames:
             return 0
-        ms = int(round(1000 * self.stride / self.fps / 10)) * 10
-        self.frames[0].save(self.path, save_all=True, append_images=self.frames[1:], duration=ms, loop=0)
+        import zlib
+
+        from PIL import Image
+
+        def image(data: bytes, palette: list[int]) -> Image.Image:
+            img = Image.frombytes("P", self.size, zlib.decompress(data))
+            img.putpalette(palette)
+            return img
+
+        images = (image(*f) for f in self.frames[1:])
+        ms = max(20, int(round(1000 * self.stride / self.fps / 10)) * 10)
+        image(*self.frames[0]).save(self.path, save_all=True, append_images=images, duration=ms, loop=0)
         n, self.frames = len(self.frames), []
         return n
 
@@ -143,21 +161,24 @@ class LiveWindow:
         lifetime: which of the agent's N lifetimes the game belongs to.
         env_id: for the action labels; title: the window caption.
         fps: frames per second at most; steps_per_frame: the starting speed (0: unthrottled).
-        record: a .gif or .mp4 path, or None.
+        record: a .gif or .mp4 path, or None; record_every: keep every this many drawn frames.
         should_stop: polled while paused, so Ctrl-C still ends a paused run.
+        notice: a line shown over the first frames until the first step arrives (train.py: that
+            torch.compile is at work, which freezes the window for 15-60 s).
     """
 
     def __init__(self, game: GameView, agent, lifetime: int = 0, env_id: str = "", title: str = "tracerl",
                  fps: int = 60, steps_per_frame: int = 1, record: str | None = None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, notice: str | None = None, record_every: int = 1):
         import pygame
 
         self.game, self.agent, self.k, self.fps = game, agent, lifetime, fps
         self.steps_per_frame = steps_per_frame
         self.should_stop = should_stop or (lambda: False)
         self.paused, self.panel, self.closed = False, True, False
+        self.notice = notice
         self.recorded = 0  # frames in the recording, once closed
-        self.recorder = Recorder(record, fps) if record else None
+        self.recorder = Recorder(record, fps, record_every) if record else None
         names = ACTION_NAMES.get(env_id, ())
         self.action_names = [names[a] if a < len(names) else str(a) for a in range(agent.n_actions)]
         spikes = getattr(agent, "spikes", None)
@@ -167,7 +188,7 @@ class LiveWindow:
         self.trace_sum, self.trace_n = 0.0, 0
         self.t, self.since_frame, self.last_frame = 0, 0, 0.0
         gw, gh = game.size
-        w, h = gw + PANEL_W, max(gh, 420)
+        w, h = gw + PANEL_W, max(gh, 420, self.trace_top() + TRACE_MIN_H + FOOTER_H)
         self.size = (w + w % 2, h + h % 2)  # even: video encoders need it
         pygame.display.init()
         pygame.font.init()
@@ -180,7 +201,7 @@ class LiveWindow:
     # -- called by the training loop after every step ------------------------------------------
     def step(self, t: int, reward: float) -> bool:
         """Take note of step ``t`` of the shown lifetime; draw when a frame is due. False once closed."""
-        self.t = t
+        self.t, self.notice = t, None
         if self.raster is not None:  # every step: the raster shows every tick
             z = self.agent.spikes[:, self.k].detach().numpy()  # (K, H)
             i, k = self.raster_i, len(z)
@@ -263,15 +284,36 @@ class LiveWindow:
         speed = f"{self.steps_per_frame} step/frame" if self.steps_per_frame else "unthrottled"
         draw_text(self.window, f"step {self.t:,}   lifetime {self.k}   {speed}" + ("   PAUSED" if self.paused else ""),
                   (x0, 8), 20)
+        # The panel, top to bottom: raster, bars, trace and its caption, then the keys line (FOOTER_H);
+        # the trace takes what is left, so its caption never reaches the keys.
+        keys_y = self.size[1] - 22
         if self.panel:
             self.draw_raster(pygame.Rect(x0, 34, PANEL_W - 20, 150))
             self.draw_bars(pygame.Rect(x0, 200, PANEL_W - 20, 22 * self.agent.n_actions))
-            self.draw_trace(pygame.Rect(x0, 220 + 22 * self.agent.n_actions, PANEL_W - 20, 110))
-        draw_text(self.window, "space pause   + / - speed   n panel   Esc close", (x0, self.size[1] - 22), 18, DIM)
+            top = self.trace_top()
+            self.draw_trace(pygame.Rect(x0, top, PANEL_W - 20, self.size[1] - FOOTER_H - top))
+        draw_text(self.window, "space pause   + / - speed   n panel   Esc close", (x0, keys_y), 18, DIM)
+        if self.notice:
+            self.draw_notice(self.notice)
         pygame.display.flip()
         if self.recorder is not None:
             frame = pygame.surfarray.array3d(self.window)
             self.recorder.add(np.ascontiguousarray(np.transpose(frame, (1, 0, 2))))
+
+    def trace_top(self) -> int:
+        return 220 + 22 * self.agent.n_actions
+
+    def draw_notice(self, text: str) -> None:
+        """``text`` on a dark band across the middle of the window."""
+        import pygame
+
+        band = pygame.Rect(0, self.size[1] // 2 - 30, self.size[0], 60)
+        shade = pygame.Surface(band.size, pygame.SRCALPHA)
+        shade.fill((0, 0, 0, 235))
+        self.window.blit(shade, band.topleft)
+        draw_text(self.window, text, (band.centerx, band.y + 10), 24, FG, align="center")
+        draw_text(self.window, "the window answers again once the first step is done", (band.centerx, band.y + 36),
+                  18, DIM, align="center")
 
     def draw_raster(self, rect) -> None:
         import pygame
@@ -304,7 +346,7 @@ class LiveWindow:
         import pygame
 
         pygame.draw.rect(self.window, (30, 34, 46), rect)
-        draw_text(self.window, f"reward rate (mean per {TRACE_EVERY} steps)", (rect.x, rect.bottom + 2), 16, DIM)
+        draw_text(self.window, f"reward rate (mean per {TRACE_EVERY} steps)", (rect.x, rect.bottom + 3), 16, DIM)
         if len(self.trace) < 2:
             return
         ys = np.asarray(self.trace)

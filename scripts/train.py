@@ -68,7 +68,7 @@ RUN_DEFAULTS: dict[str, Any] = {
 # How this process runs it.
 SESSION_DEFAULTS: dict[str, Any] = {
     "logdir": "runs", "run_name": None, "resume": None, "config": None, "threads": 1, "compile": True,
-    "render": False, "render_lifetime": 0, "record": None, "fps": 60, "steps_per_frame": 1,
+    "render": False, "render_lifetime": 0, "record": None, "record_every": 1, "fps": 60, "steps_per_frame": 1,
 }
 AGENT_FLAGS = ("hidden", "neuron", "recurrent", "ticks", "tau_mem", "tau_out", "encoder", "feedback", "temperature")
 LEARNER_FLAGS = ("signal", "lr", "trace_lambda", "entropy", "gamma", "bound_kappa")
@@ -202,8 +202,10 @@ def build_parser() -> Parser:
     g = p.add_argument_group("live window")
     opt(g, "--render", "off", "show one lifetime's game and network while it learns", action="store_true")
     opt(g, "--render-lifetime", "0", "which lifetime to show", type=int, metavar="K")
-    opt(g, "--record", "none", "write the window's frames to a .gif (Pillow) or .mp4 (imageio with ffmpeg); "
-        "implies --render", metavar="FILE")
+    opt(g, "--record", "none", "write the window's frames, at its full size, to a .gif (Pillow) or .mp4 (imageio "
+        "with ffmpeg); implies --render", metavar="FILE")
+    opt(g, "--record-every", "1", "keep every K-th drawn frame in the recording (1: every frame; with "
+        "--steps-per-frame S a frame shows S steps)", type=int, metavar="K")
     opt(g, "--fps", "60", "window frames per second at most", type=int)
     opt(g, "--steps-per-frame", "1", "env steps between frames at the start, 0: unthrottled (keys + and - "
         "change it)", type=int, metavar="STEPS")
@@ -819,7 +821,10 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
         try:
             live = LiveWindow(GameView(env.envs[shown]), agent, shown, config["env"],
                               f"tracerl  {names[shown]}  (lifetime {shown})", session["fps"],
-                              session["steps_per_frame"], session["record"], should_stop=lambda: bool(stop.signum))
+                              session["steps_per_frame"], session["record"], should_stop=lambda: bool(stop.signum),
+                              notice="compiling the per-step update (torch.compile): 15-60 s"
+                              if session["compile"] and step < steps else None,
+                              record_every=session["record_every"])
         except pygame.error as e:
             print(f"cannot open a window ({one_line(e)}); training goes on headless (set SDL_VIDEODRIVER=dummy to "
                   f"--record without a display)", file=sys.stderr)

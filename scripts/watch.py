@@ -24,6 +24,7 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 import torch  # noqa: E402
 
 from learners.run import learning_reward  # noqa: E402
+from learners.ranges import check_range  # noqa: E402
 from live import GameView, LiveWindow, check_record_path  # noqa: E402
 from train import (Parser, UsageError, build_agent, build_env, build_learner, load_checkpoint,  # noqa: E402
                    one_line, to_numpy)
@@ -63,7 +64,10 @@ def build_parser() -> Parser:
     p.add_argument("--fps", type=int, default=60, help="window frames per second at most (default: 60)")
     p.add_argument("--steps-per-frame", type=int, default=1, metavar="STEPS",
                    help="env steps between frames at the start, 0: unthrottled (default: 1)")
-    p.add_argument("--record", metavar="FILE", help="write the frames to a .gif or .mp4 (default: none)")
+    p.add_argument("--record", metavar="FILE", help="write the frames, at the window's full size, to a .gif or "
+                   ".mp4 (default: none)")
+    p.add_argument("--record-every", type=int, default=1, metavar="K",
+                   help="keep every K-th frame in the recording (default: 1, every frame)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     return p
 
@@ -80,10 +84,11 @@ def watch(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     config = ckpt["config"]
     n, k = config["lifetimes"], args.lifetime
-    for name, value, low in (("--steps", args.steps, 0), ("--fps", args.fps, 1), ("--threads", args.threads, 1),
-                             ("--steps-per-frame", args.steps_per_frame, 0)):
-        if value < low:
-            raise UsageError(f"{name} must be >= {low}; got {value}")
+    try:  # learners/ranges.py
+        for key in ("steps", "fps", "threads", "steps_per_frame", "record_every"):
+            check_range(key, getattr(args, key), f"--{key.replace('_', '-')}")
+    except ValueError as e:
+        raise UsageError(str(e))
     if not 0 <= k < n:
         raise UsageError(f"--lifetime {k} is not a lifetime of this checkpoint; allowed: 0 to {n - 1}")
     if args.record:
@@ -122,7 +127,7 @@ def watch(args: argparse.Namespace) -> int:
         live = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"],
                           f"tracerl watch  {os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))}"
                           f"  (lifetime {k}, {'learning' if learner else 'not learning'})",
-                          args.fps, args.steps_per_frame, args.record)
+                          args.fps, args.steps_per_frame, args.record, record_every=args.record_every)
     except pygame.error as e:
         print(f"watch.py: cannot open a window ({one_line(e)}); set SDL_VIDEODRIVER=dummy to --record without a "
               f"display", file=sys.stderr)

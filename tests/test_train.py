@@ -320,8 +320,13 @@ def test_render_and_record_a_gif_of_one_lifetime(tmp_path):
     gif = tmp_path / "clip.gif"
     assert run(tmp_path, "--env", "flappy", "--lifetimes", "4", "--render-lifetime", "2", "--render",
                "--record", str(gif), "--steps-per-frame", "5", "--steps", "200") == 0
-    with Image.open(gif) as im:
-        assert im.n_frames >= 15
+    with Image.open(gif) as im:  # the window's full size, every frame: the first, then one per 5 steps
+        assert im.size == (288 + live.PANEL_W, 512) and im.n_frames == 1 + 200 // 5
+    half = tmp_path / "every2.gif"
+    assert run(tmp_path, "--env", "flappy", "--render", "--record", str(half), "--record-every", "2",
+               "--steps-per-frame", "5", "--steps", "200", name="every2") == 0
+    with Image.open(half) as im:
+        assert im.n_frames == 21 and im.info["duration"] == 30  # 2 frames of 1/60 s, in GIF's 10 ms
     # with --render the 4 games run as single games, so the shown one can be drawn
     assert train.load_checkpoint(str(tmp_path / "run__mean" / "checkpoint.pt"))["env"]["kind"] == "singles"
 
@@ -360,6 +365,88 @@ def test_window_keys_speed_panel_pause_and_close():
     keys((pygame.K_SPACE, " "), (pygame.K_ESCAPE, "\x1b"))  # pause, then Esc closes
     assert not window.step(31, 0.0)
     assert window.closed
+    env.close()
+
+
+def _texts(monkeypatch, module):
+    """Every text drawn through ``module.draw_text``: {text: its rectangle}."""
+    drawn = {}
+    real = module.draw_text
+
+    def spy(surface, text, *args, **kwargs):
+        drawn[text] = real(surface, text, *args, **kwargs)
+        return drawn[text]
+
+    monkeypatch.setattr(module, "draw_text", spy)
+    return drawn
+
+
+@pytest.mark.parametrize("n_actions", [2, 3, 6])
+def test_window_texts_do_not_overlap(monkeypatch, n_actions):
+    """The trace's caption ends above the keys line whatever the number of actions."""
+    from gymnasium import spaces
+
+    from agents import make_agent
+
+    drawn = _texts(monkeypatch, live)
+    config, _ = train.resolve({"env": "pong", "hidden": 16})
+    env = train.build_env(config, 1, singles=True, render=True)
+    env.reset(seed=0)
+    agent = make_agent("spiking", spaces.Box(-1, 1, (4,)), spaces.Discrete(n_actions), hidden=16)
+    window = live.LiveWindow(live.GameView(env.envs[0]), agent, 0, config["env"], fps=1000)
+    for t in range(1, 301):
+        agent.act(np.zeros((1, 4), np.float32))
+        window.step(t, 0.5)
+    drawn.clear()
+    window.draw()  # one frame's texts, the trace full
+    rects = [r for r in drawn.values() if r.x >= window.game.size[0]]  # the panel's texts
+    for i, a in enumerate(rects):
+        assert a.bottom <= window.size[1], a
+        for b in rects[i + 1:]:
+            assert not a.colliderect(b), (a, b)
+    caption = drawn["reward rate (mean per 100 steps)"]
+    assert caption.bottom <= drawn["space pause   + / - speed   n panel   Esc close"].top
+    window.close()
+    env.close()
+
+
+def test_pong_shows_each_side_on_its_half_without_collisions(monkeypatch):
+    """The agent plays the right paddle: its points, hits and misses are on the right half, the
+    opponent's points on the left, and large counts do not run into each other."""
+    import pygame
+
+    from envs import pong
+
+    drawn = _texts(monkeypatch, pong)
+    game = pong.PongEnv(render_mode="rgb_array")
+    game.reset(seed=0)
+    game.score, game.hits, game.misses = [248, 1286], 97270, 128600
+    game.draw(pygame.Surface((pong.WIDTH, pong.HEIGHT)))
+    cpu, agent = drawn["cpu 1286"], drawn["248 agent"]
+    hits, misses = drawn["hits 97270"], drawn["misses 128600"]
+    mid = pong.WIDTH // 2
+    assert cpu.right < mid < agent.left and hits.left > mid and misses.left > mid
+    rects = [cpu, agent, hits, misses]
+    assert not any(a.colliderect(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    assert all(r.right <= pong.WIDTH for r in rects)
+
+
+def test_compiling_notice_shows_until_the_first_step():
+    import pygame
+
+    config, _ = train.resolve({"env": "pong", "hidden": 16})
+    env = train.build_env(config, 1, singles=True, render=True)
+    obs, _ = env.reset(seed=0)
+    agent = train.build_agent(config, env)
+    window = live.LiveWindow(live.GameView(env.envs[0]), agent, 0, config["env"], fps=1000,
+                             notice="compiling the per-step update (torch.compile): 15-60 s")
+    mid = window.size[1] // 2
+    band = pygame.surfarray.array3d(window.window)[:, mid - 25:mid + 25]
+    assert band.max(axis=2).mean() < 60  # the dark band with the notice is on screen before any step
+    obs, *_ = env.step(agent.act(obs))
+    window.step(1, 0.0)
+    assert window.notice is None
+    window.close()
     env.close()
 
 

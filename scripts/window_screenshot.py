@@ -1,0 +1,59 @@
+"""A screenshot of train.py's live window, headless, for the docs.
+
+    SDL_VIDEODRIVER=dummy python scripts/window_screenshot.py --out docs/pong_window.png
+    SDL_VIDEODRIVER=dummy python scripts/window_screenshot.py --notice --out docs/pong_window_compiling.png
+
+Pong with an untrained agent after --steps steps, its counts then set large (--score, --hits,
+--misses) to show the layout holds them; --notice shows the torch.compile notice instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+
+import train  # noqa: E402
+from live import GameView, LiveWindow  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.path.join("docs", "pong_window.png"))
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--score", type=int, nargs=2, default=[1248, 31286], metavar=("AGENT", "CPU"))
+    p.add_argument("--hits", type=int, default=97270)
+    p.add_argument("--misses", type=int, default=31286)
+    p.add_argument("--notice", action="store_true", help="the compiling notice of the first frames")
+    args = p.parse_args(argv)
+
+    config, _ = train.resolve({"env": "pong"})
+    env = train.build_env(config, 1, singles=True, render=True)
+    obs, _ = env.reset(seed=0)
+    agent = train.build_agent(config, env)
+    notice = "compiling the per-step update (torch.compile): 15-60 s" if args.notice else None
+    window = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"], "tracerl", fps=1000, notice=notice)
+    if not args.notice:
+        for t in range(1, args.steps + 1):
+            obs, r, *_ = env.step(agent.act(obs))
+            window.step(t, float(r[0]))
+        game = env.envs[0].unwrapped
+        game.score, game.hits, game.misses = list(args.score), args.hits, args.misses
+        window.t = 1_234_567
+        window.draw()
+    pygame.image.save(window.window, args.out)
+    print(f"{args.out}: {window.size[0]} x {window.size[1]}")
+    window.close()
+    env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
