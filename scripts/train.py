@@ -78,6 +78,12 @@ FIXED_ON_RESUME = ("env", "agent", "learner", "lifetimes", "seed", "reward", "en
 LINE_EVERY = 30  # seconds between plain progress lines where no bar can be drawn
 FALLBACK_COLUMNS = 80  # the bar's width where the terminal reports 0 columns
 NO_SPREAD = ("charts/SPS", "time/fps")  # the same for every lifetime of a batch
+# TensorBoard's first screen (Time Series) sorts groups by name, so agent/ internals came first. The
+# figures a user looks for first are also logged in the group 1_game/, which sorts before every
+# other: the game's measure, the reward rate and the trailing-100 episodic return. Their own tags
+# stay as they are (compare.py, sweep.py and SB3 / CleanRL runs use those names).
+FIRST = {"pong/hit_rate": "1_game/hit_rate", "flappy/pipes_per_life": "1_game/pipes_per_life",
+         "charts/reward_rate": "1_game/reward_rate", "rollout/ep_rew_mean": "1_game/return_last100"}
 
 
 class UsageError(Exception):
@@ -548,15 +554,21 @@ class RunLog:
             if self.mean is None or not len(ok):
                 continue
             self.mean.add_scalar(tag, ok.mean(), step)
-            if tag not in NO_SPREAD:
+            if tag not in NO_SPREAD and not tag.startswith("1_game/"):
                 self.mean.add_scalar(f"spread/{tag}/std", ok.std(), step)
                 self.mean.add_scalar(f"spread/{tag}/min", ok.min(), step)
                 self.mean.add_scalar(f"spread/{tag}/max", ok.max(), step)
-        if self.mean is not None and not self.layout_done:  # a band chart: mean between min and max
+        if not self.layout_done:  # Custom Scalars: the game first, every run in one chart; then bands
             self.layout_done = True
-            charts = {tag: ["Margin", [tag, f"spread/{tag}/min", f"spread/{tag}/max"]]
-                      for tag in figures if tag not in NO_SPREAD and not tag.startswith("agent/")}
-            self.mean.add_custom_scalars({"lifetimes: mean and range": charts})
+            layout = {"1. the game, all runs": {
+                "measure (Pong hit rate, Flappy pipes per life)": ["Multiline", [r"^1_game/(hit_rate|pipes_per_life)$"]],
+                "reward rate": ["Multiline", [r"^1_game/reward_rate$"]],
+                "episodic return, last 100 episodes": ["Multiline", [r"^1_game/return_last100$"]]}}
+            if self.mean is not None:  # a band chart: mean between min and max
+                layout["2. lifetimes: mean and range"] = {
+                    tag: ["Margin", [tag, f"spread/{tag}/min", f"spread/{tag}/max"]] for tag in figures
+                    if tag not in NO_SPREAD and not tag.startswith(("agent/", "1_game/"))}
+            (self.mean or self.writers[0]).add_custom_scalars(layout)
 
     def histograms(self, weights: dict[str, torch.Tensor], step: int) -> None:
         for i, writer in enumerate(self.writers):
@@ -800,6 +812,7 @@ def train(given: dict, argv: list[str], on_log: Callable[[int, dict[str, np.ndar
         figures.update({f"learner/{k}": v for k, v in window.means().items()})
         with torch.no_grad():
             figures.update({f"agent/{k}": v.detach().numpy() for k, v in agent.stats().items()})
+        figures.update({first: figures[tag] for tag, first in FIRST.items() if tag in figures})
         log.scalars(figures, t)
         if on_log is not None:
             on_log(t, figures)

@@ -151,6 +151,26 @@ def test_short_run_writes_hyperparameters_config_and_curves(tmp_path):
     assert sorted(e.step for e in ea.Histograms("weights/w_out")) == [0, 200, 400]
 
 
+def test_tensorboard_opens_on_the_game(tmp_path):
+    """The measure, reward rate and return sort first (group 1_game/) and lead the Custom Scalars layout."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    assert run(tmp_path, "--env", "pong", "--steps", "200", "--lifetimes", "2") == 0
+    ea = events(tmp_path / "run__0")
+    scalars = sorted(ea.Tags()["scalars"])
+    assert [t for t in scalars if t.startswith("1_game/")] == ["1_game/hit_rate", "1_game/reward_rate"]
+    groups = sorted({t.split("/")[0] for t in scalars})
+    assert groups[0] == "1_game", groups
+    assert curve(ea, "1_game/hit_rate") == curve(ea, "pong/hit_rate")
+    mean = events(tmp_path / "run__mean")
+    layout = layout_pb2.Layout()
+    layout.ParseFromString(mean.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    first = layout.category[0]
+    assert first.title == "1. the game, all runs"
+    assert [c.multiline.tag[0] for c in first.chart] == [r"^1_game/(hit_rate|pipes_per_life)$",
+                                                         r"^1_game/reward_rate$", r"^1_game/return_last100$"]
+
+
 def test_lifetimes_get_one_run_each_and_an_aggregate(tmp_path):
     assert train.main(["--env", "pong", "--lifetimes", "2", "--seed", "5", "--steps", "200", *SMALL,
                        "--logdir", str(tmp_path)]) == 0
