@@ -14,7 +14,8 @@ local eligibility a learner uses::
 
 It is supervised learning with a per-step, trace-based gradient: what eprop would reach with a
 perfect learning signal. Prints per window the agreement with the scripted action and the
-game's measure (Pong: hit rate; Flappy Bird: pipes per crash), and a closing SUMMARY line.
+game's measure (Pong: hit rate over the last 100 arrivals; Flappy Bird: pipes per life over the last
+20 lives; learners.run.Measures), and a closing SUMMARY line.
 """
 
 from __future__ import annotations

@@ -136,8 +136,8 @@ def test_bootstrap_interval_and_ranking():
 
 # -- sweeps on Ray -------------------------------------------------------------------------------
 def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ray_address):
-    # a grid of two gammas, a learning rate drawn for each, ASHA on
-    code = sweep.main(["--env", "pong", "--grid", "gamma=0.98,1e39 lr=loguniform:0.005:0.02", "--random", "1",
+    # a grid of two critic step sizes (1e39 fails at once), a learning rate drawn for each, ASHA on
+    code = sweep.main(["--env", "pong", "--grid", "critic_lr=0.05,1e39 lr=loguniform:0.005:0.02", "--random", "1",
                        "--seeds", "2", "--steps", "300", *SMALL, "--asha", "--grace-period", "100",
                        "--reduction-factor", "2", "--logdir", str(tmp_path), "--name", "s"])
     out = capsys.readouterr().out
@@ -146,7 +146,7 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
     rows = results(path)
     assert rows["t00"]["status"] == "done" and rows["t00"]["steps"] == "300" and rows["t00"]["measure"] == "hit_rate"
     assert len(rows["t00"]["per_seed"].split()) == 2 and rows["t00"]["error"] == ""
-    assert rows["t01"]["status"] == "failed" and rows["t01"]["gamma"] == "1e+39"
+    assert rows["t01"]["status"] == "failed" and rows["t01"]["critic_lr"] == "1e+39"
     assert "non-finite advantage" in rows["t01"]["error"]
     assert rows["t00"]["rank"] == "1" and "non-finite advantage" in out and "2 trials (1 done, 1 failed)" in out
 
@@ -155,10 +155,10 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
 
     # train.py's runs: one per lifetime and the aggregate, config.yaml, checkpoint, the same tags
     run = rows["t00"]["run"]
-    assert run == f"Pong-v0__eprop__t00,gamma=0.98,lr={lr:.4g}"
+    assert run == f"Pong-v0__eprop__t00,critic_lr=0.05,lr={lr:.4g}"
     assert {p.name for p in path.iterdir() if p.name.startswith(run)} == {f"{run}__0", f"{run}__1", f"{run}__mean"}
     config = yaml.safe_load((path / f"{run}__0" / "config.yaml").read_text())
-    assert config["learner_kwargs"]["gamma"] == 0.98 and config["lifetimes"] == 2 and config["steps"] == 300
+    assert config["learner_kwargs"]["critic_lr"] == 0.05 and config["lifetimes"] == 2 and config["steps"] == 300
     assert config["learner_kwargs"]["lr"] == pytest.approx(lr)
     assert train.load_checkpoint(str(path / f"{run}__mean" / "checkpoint.pt"))["step"] == 300
     ea = EventAccumulator(str(path / f"{run}__1"), size_guidance={"scalars": 0, "tensors": 0})
@@ -167,7 +167,7 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
     assert {"charts/reward_rate", "pong/hit_rate", "learner/advantage", "agent/weight_norm/w_out"} <= tags
     assert [e.step for e in ea.Scalars("charts/reward_rate")] == [100, 200, 300]
     text = ea.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0].decode()
-    assert "|lifetime_seed|1|" in text and "--set gamma=0.98" in text
+    assert "|lifetime_seed|1|" in text and "--set critic_lr=0.05" in text
     # Tune's own records sit beside the runs, without TensorBoard files of their own
     assert (path / "sweep.json").exists() and list(path.glob("tune_*/result.json"))
     assert not list(path.glob("tune_*/events.out.tfevents*"))
