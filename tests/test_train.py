@@ -86,6 +86,7 @@ def _corrupt(tmp_path):
     (["--set", "tau_adapt=-5"], "agent.tau_adapt -5 is out of range; allowed: tau_adapt > 0"),
     (["--ticks", "0"], "--ticks 0 is out of range"),
     (["--seed", "-1"], "--seed -1 is out of range"),
+    (["--record-every", "0"], "--record-every 0 is out of range; allowed: record_every >= 1"),
     (["--hidden", "0"], "'0'"),
     (["--config", "missing.yaml"], "'missing.yaml' not found"),
     (["--resume", "missing.pt"], "'missing.pt' not found"),
@@ -527,6 +528,10 @@ def test_watch_plays_a_checkpoint_learning_or_not(tmp_path, capsys):
     assert train.load_checkpoint(path)["step"] == 200  # watch never writes the checkpoint
     assert watch.main([path, "--lifetime", "2"]) == 2
     assert "--lifetime 2 is not a lifetime" in one_error_line(capsys)
+    assert watch.main([path, "--fps", "0"]) == 2
+    assert "--fps 0 is out of range; allowed: fps >= 1 (an integer)" in one_error_line(capsys)
+    assert watch.main([path, "--record", str(gif), "--record-every", "0"]) == 2
+    assert "--record-every 0 is out of range" in one_error_line(capsys)
 
 
 # -- games from other packages, names ------------------------------------------------------------
