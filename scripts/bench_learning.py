@@ -35,6 +35,7 @@ import envs  # noqa: E402
 from agents import AGENTS, make_agent  # noqa: E402
 from learners import LEARNERS, make_learner  # noqa: E402
 from learners.presets import preset  # noqa: E402
+from learners.ranges import check_range, check_ranges  # noqa: E402
 from learners.run import BUNDLED, Measures, make_env, run  # noqa: E402
 
 
@@ -79,14 +80,20 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
+    try:  # names and ranges (learners/ranges.py) before anything starts: one line, exit code 2
+        env_id = envs.resolve_id(args.env)
+        cfg = preset(env_id, args.learner, args.signal)
+        agent_keys = set(inspect.signature(AGENTS[args.agent]).parameters)
+        for item in args.set:
+            key, _, value = item.partition("=")
+            (cfg["agent"] if key in agent_keys else cfg["learner"])[key] = parse_value(value)
+        check_ranges({"steps": args.steps, "seeds": args.seeds, "seed": args.seed, "threads": args.threads}, "--")
+        check_range("window", args.window, "--window")
+        check_ranges(cfg["agent"])
+        check_ranges(cfg["learner"])
+    except ValueError as e:
+        p.error(str(e))
     torch.set_num_threads(args.threads)
-    env_id = envs.resolve_id(args.env)
-    cfg = preset(env_id, args.learner, args.signal)
-    agent_cls, learner_cls = AGENTS[args.agent], LEARNERS[args.learner]
-    agent_keys = set(inspect.signature(agent_cls).parameters)
-    for item in args.set:
-        key, _, value = item.partition("=")
-        (cfg["agent"] if key in agent_keys else cfg["learner"])[key] = parse_value(value)
 
     env = make_env(env_id, args.seeds)
     obs, _ = env.reset(seed=args.seed)

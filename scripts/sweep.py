@@ -53,7 +53,7 @@ INSTALL = 'Ray Tune is not installed; pip install -e ".[sweep]"'
 ALIASES = {"lambda": "trace_lambda"}
 # Set by sweep.py itself for every trial: not a swept setting.
 FIXED = ("env", "lifetimes", "seed", "steps", "log_every", "logdir", "run_name", "resume", "config", "threads",
-         "compile", "render", "render_lifetime", "record", "fps", "steps_per_frame")
+         "compile", "render", "render_lifetime", "record", "record_every", "fps", "steps_per_frame")
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice")
 MEASURES = {"tracerl/Pong-v0": ("hit_rate", "pong/hit_rate"),
             "tracerl/FlappyBird-v0": ("pipes_per_life", "flappy/pipes_per_life")}
