@@ -560,8 +560,9 @@ class RunLog:
                 self.mean.add_scalar(f"spread/{tag}/max", ok.max(), step)
         if not self.layout_done:  # Custom Scalars: the game first, every run in one chart; then bands
             self.layout_done = True
+            measure = r"^1_game/(hit_rate|pipes_per_life)$"
             layout = {"1. the game, all runs": {
-                "measure (Pong hit rate, Flappy pipes per life)": ["Multiline", [r"^1_game/(hit_rate|pipes_per_life)$"]],
+                "measure (Pong hit rate, Flappy pipes per life)": ["Multiline", [measure]],
                 "reward rate": ["Multiline", [r"^1_game/reward_rate$"]],
                 "episodic return, last 100 episodes": ["Multiline", [r"^1_game/return_last100$"]]}}
             if self.mean is not None:  # a band chart: mean between min and max
