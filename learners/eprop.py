@@ -14,8 +14,8 @@ with the learning signal A_t:
 - ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
   critic on the agent's spike features, learned online by TD(lambda).
 
-``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * |A| * ||E||_1 would
-overshoot), or with ``optimizer="rms"`` a per-weight RMSprop scaling. Nothing but fixed-size
+``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1 is large; the
+signal's size is left out, see ``obgd_step``), or with ``optimizer="rms"`` a per-weight RMSprop scaling. Nothing but fixed-size
 traces is kept between steps, and no autograd graph is built.
 """
 
@@ -47,15 +47,16 @@ class EProp(nn.Module):
         entropy: coefficient c_H of the entropy term.
         baseline_beta, sparse_baseline: greedy baseline.
         bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
-        reward_scale: divide rewards by a running std of the discounted return.
+        reward_scale: divide rewards by a running std of the discounted return, so that the
+            advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
 
     def __init__(self, agent: Policy, signal: str = "td", lr: float = 0.01, hidden_lr: float = 1.0,
                  trace_lambda: float = 0.9, lambda_schedule: str = "constant", lambda_end: float | None = None,
                  lambda_steps: int = 200_000, gamma: float = 0.99, critic_lr: float = 0.05,
-                 critic_lambda: float = 0.8, entropy: float = 0.01, baseline_beta: float = 0.99,
+                 critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = True, bound_kappa: float = 2.0, optimizer: str = "sgd",
-                 rms_beta: float = 0.999, reward_scale: bool = False):
+                 rms_beta: float = 0.999, reward_scale: bool = True):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -155,7 +156,7 @@ class EProp(nn.Module):
         finite = torch.isfinite(advantage) & torch.isfinite(l1)
 
         if self.optimizer == "sgd":
-            step = obgd_step(self.lr, advantage, l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
+            step = obgd_step(self.lr, l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
             step = torch.where(finite, step, torch.zeros_like(step))
         update_sq = torch.zeros(n)
         safe_adv = torch.where(finite, advantage, torch.zeros_like(advantage))

@@ -12,7 +12,7 @@ import copy
 
 DEFAULT = {
     "agent": {"hidden": 128, "ticks": 4},
-    "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01},
+    "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.003, "reward_scale": True},
     "reward": "env",
 }
 
@@ -21,7 +21,7 @@ PRESETS = {
     "CartPole-v1": {
         "agent": {"hidden": 128, "ticks": 4},
         "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.001, "bound_kappa": 0.5,
-                    "gamma": 0.99},
+                    "gamma": 0.99, "reward_scale": False},
         "reward": "failure",
     },
     # Random feedback reaches the hidden layer with useful updates; symmetric feedback through the
@@ -29,7 +29,7 @@ PRESETS = {
     "tracerl/Pong-v0": {
         "agent": {"hidden": 128, "ticks": 4, "feedback": "random"},
         "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.01, "bound_kappa": 1.0,
-                    "gamma": 0.98},
+                    "gamma": 0.98, "reward_scale": False},
         # greedy needs the trace to span the ball's whole approach (~40 steps): with lambda 0.9 the
         # trace holds only the last, late corrections before a miss, and greedy learned to avoid
         # moving toward the ball (hit rates below random's).
@@ -47,7 +47,7 @@ PRESETS = {
         "agent": {"hidden": 128, "ticks": 8, "tau_mem": 3.0, "tau_out": 1.5, "feedback": "random",
                   "temperature": 0.3},
         "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.0, "bound_kappa": 1.0,
-                    "gamma": 0.98},
+                    "gamma": 0.98, "reward_scale": False},
         "reward": "env",
     },
 }
@@ -62,12 +62,13 @@ LEARNER_OVERRIDES = {
 }
 
 
-def preset(env_id: str, learner: str = "eprop", signal: str | None = None) -> dict:
-    """A deep copy of the preset for ``env_id`` (DEFAULT if it has none), for ``learner`` and ``signal``.
+def preset(env_id: str, learner: str = "eprop", signal: str | None = None, tuned: bool = True) -> dict:
+    """A deep copy of the preset for ``env_id`` (DEFAULT if it has none or ``tuned`` is False), for
+    ``learner`` and ``signal``.
 
     A preset may hold per-signal overrides under the signal's name (e.g. ``"greedy": {...}``).
     """
-    cfg = copy.deepcopy(PRESETS.get(env_id, DEFAULT))
+    cfg = copy.deepcopy(PRESETS.get(env_id, DEFAULT) if tuned else DEFAULT)
     signal = signal or LEARNER_OVERRIDES.get(learner, {}).get("signal") or cfg["learner"].get("signal")
     for name in ("td", "greedy"):
         overrides = cfg.pop(name, {})

@@ -80,7 +80,7 @@ class Reflect(nn.Module):
             grads = dict(zip(leaves, grads))  # graph dropped here
             l1 = sum(g.abs().flatten(1).sum(1) for g in grads.values())
             check_finite(int(self.steps), advantage=advantage, gradient=l1)
-            step = obgd_step(self.lr, advantage, l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
+            step = obgd_step(self.lr, l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
             for k, w in weights.items():
                 shape = (-1,) + (1,) * (w.dim() - 1)
                 u = grads[k] * (step * advantage).view(shape)

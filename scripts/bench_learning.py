@@ -5,8 +5,10 @@
     python scripts/bench_learning.py --env pong --signal greedy --steps 500000
     python scripts/bench_learning.py --env flappy --steps 300000
     python scripts/bench_learning.py --env pong --agent mlp --set lr=0.003 --set hidden=64
+    python scripts/bench_learning.py --env acrobot --steps 300000 --reach -100
+    python scripts/bench_learning.py --env cartpole --defaults --steps 150000
 
-Settings come from learners/presets.py; ``--set key=value`` overrides an agent or learner keyword.
+Settings come from learners/presets.py (``--defaults``: DEFAULT even where a game has a preset); ``--set key=value`` overrides an agent or learner keyword.
 Prints the measure per window for each seed and a closing summary line per bar of issue 3:
 CartPole: first step at which the trailing-100 mean episode length reaches 475; Pong: the hit
 rate (over the last 100 ball arrivals, learners.run.Measures, as train.py logs it) averaged over
@@ -76,13 +78,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed; lifetimes get seed, seed+1, ...")
     p.add_argument("--window", type=int, default=10_000, help="steps per printed window")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--defaults", action="store_true", help="the default settings even where the game has a preset")
+    p.add_argument("--reach", type=float, default=None, metavar="RETURN",
+                   help="also report the first step at which each lifetime's trailing-100 return reaches RETURN")
     p.add_argument("--no-compile", action="store_true", help="eager torch (slower)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
     try:  # names and ranges (learners/ranges.py) before anything starts: one line, exit code 2
         env_id = envs.resolve_id(args.env)
-        cfg = preset(env_id, args.learner, args.signal)
+        cfg = preset(env_id, args.learner, args.signal, tuned=not args.defaults)
         agent_keys = set(inspect.signature(AGENTS[args.agent]).parameters)
         for item in args.set:
             key, _, value = item.partition("=")
@@ -110,14 +115,18 @@ def main() -> None:
     measures = Measures(args.seeds)
     history: list[dict] = []
     reached = [None] * args.seeds
+    reached_return = [None] * args.seeds
     t0 = time.time()
 
     def report(t: int, m: Measures) -> None:
         w = m.window()
-        lens, _ = m.trailing(100)
+        lens, rets = m.trailing(100)
         for i in range(args.seeds):
             if reached[i] is None and len(m.episodes[i]) >= 100 and lens[i] >= 475:
                 reached[i] = t
+            if args.reach is not None and reached_return[i] is None and len(m.episodes[i]) >= 100 \
+                    and rets[i] >= args.reach:
+                reached_return[i] = t
         w["trailing100_len"] = lens
         history.append(w)
         key = "hit_rate" if "hit_rate" in w else "pipes_per_life" if "pipes_per_life" in w else "trailing100_len"
@@ -147,6 +156,9 @@ def main() -> None:
     if env_id not in BUNDLED:
         summary = episodic_summary(measures.episodes)
         print("SUMMARY episodic " + " ".join(f"{k}={np.round(v, 3).tolist()}" for k, v in summary.items()))
+    if args.reach is not None:
+        ok = sum(r is not None for r in reached_return)
+        print(f"SUMMARY reach return>={args.reach:g} steps={reached_return} reached={ok}/{args.seeds}")
 
 
 if __name__ == "__main__":

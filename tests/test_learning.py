@@ -328,3 +328,50 @@ def test_bench_learning_episodic_summary_first_final_and_best_100():
     np.testing.assert_allclose(s["final100_return"][:3], [249.5, 1.0, 2.0])
     np.testing.assert_allclose(s["best100"][:3], [249.5, 5.0, 2.0])
     assert all(np.isnan(s[k][3]) for k in s)
+
+
+def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
+    """+1 per step, each step ends the episode with probability 0.05: V = 1 / (1 - 0.99 * 0.95) = 16.8.
+
+    TD errors are small and positive on most steps and large and negative at the rare ends. A step
+    bound that grows with |delta| (ObGD's max(|delta|, 1)) weighs the ends too little and settled
+    near 80 here; the bound on the trace alone is a shrunken gradient step and finds 16.8."""
+    from learners.common import LinearCritic
+    gen = torch.Generator().manual_seed(0)
+    n, gamma = 64, 0.99
+    critic = LinearCritic(n, 1, lr=0.05, gamma=gamma, lam=0.0, kappa=2.0)
+    phi = torch.ones(n, 1)
+    values = []
+    for t in range(6000):
+        end = torch.rand(n, generator=gen) < 0.05
+        v = critic.value(phi)
+        delta = 1.0 + gamma * torch.where(end, torch.zeros(n), critic.value(phi)) - v
+        critic.update(phi, delta)
+        critic.reset_traces(end)
+        if t >= 3000:
+            values.append(v.mean().item())
+    assert abs(np.mean(values) - 1 / (1 - gamma * 0.95)) < 1.0, np.mean(values)
+
+
+def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward():
+    """No preset, CartPole's own +1 per step (a dense, same-signed reward that used to drive every
+    lifetime to one action within a few hundred steps): 3 lifetimes, 20k steps."""
+    from learners.presets import DEFAULT
+    torch.set_num_threads(1)
+    env = make_env("CartPole-v1", 3)
+    obs, _ = env.reset(seed=0)
+    agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=3, seed=0,
+                       **DEFAULT["agent"])
+    learner = make_learner("eprop", agent, **DEFAULT["learner"])
+    entropy = []
+    for t in range(20_000):
+        a = agent.act(obs)
+        obs, r, term, trunc, info = env.step(a)
+        entropy.append(learner.step(r, term, obs, trunc)["entropy"])
+        if t == 0:
+            measures = Measures(3)
+        measures.update(r, term | trunc, info)
+    assert (torch.stack(entropy[-2000:]).mean(0) > 0.1).all()  # a collapsed policy sits near 0
+    first = np.array([np.mean([e[0] for e in eps[:10]]) for eps in measures.episodes])
+    last = np.array([np.mean([e[0] for e in eps[-20:]]) for eps in measures.episodes])
+    assert (last > 3 * first).all() and (last > 60).all(), (first, last)
