@@ -28,6 +28,8 @@ class MLPPolicy(Policy):
                  n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
                  out_scale: float = 0.1, encoder_kwargs: dict | None = None, **_ignored):
         super().__init__(observation_space, action_space, n, seed, temperature)
+        from learners.ranges import check_range  # here, not above: the learners package imports agents
+        check_range("out_scale", out_scale)
         size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
         if encoder == "auto":
             encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"

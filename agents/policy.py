@@ -53,6 +53,8 @@ class Policy(nn.Module):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, n: int,
                  seed: int | Sequence[int], temperature: float):
         super().__init__()
+        from learners.ranges import check_range  # here, not above: the learners package imports agents
+        check_range("temperature", temperature)
         check_spaces(observation_space, action_space)
         self.observation_space, self.action_space = observation_space, action_space
         self.n, self.n_actions, self.temperature = n, int(action_space.n), float(temperature)

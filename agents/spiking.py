@@ -190,8 +190,10 @@ class SpikingPolicy(Policy):
             raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(map(repr, NEURONS))}")
         if feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(map(repr, FEEDBACK))}")
-        if ticks < 1:
-            raise ValueError(f"ticks must be >= 1; got {ticks}")
+        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
+        check_ranges(dict(ticks=ticks, tau_mem=tau_mem, tau_out=tau_out, tau_adapt=tau_adapt, beta=beta,
+                          gamma_pd=gamma_pd, input_scale=input_scale, out_scale=out_scale, target_rate=target_rate,
+                          homeostasis=homeostasis))
         sizes = [hidden] if isinstance(hidden, int) else list(hidden)
         if encoder == "auto":
             encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"

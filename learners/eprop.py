@@ -28,6 +28,7 @@ from agents.compiled import CompiledStep
 from agents.policy import Policy
 from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
                              nan_to_num, obgd_step, transition)
+from learners.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
@@ -72,6 +73,9 @@ class EProp(nn.Module):
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
                            reward_scale=reward_scale)
+        check_ranges(dict(lr=lr, hidden_lr=hidden_lr, trace_lambda=trace_lambda, lambda_end=lambda_end,
+                          lambda_steps=lambda_steps, gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda,
+                          entropy=entropy, baseline_beta=baseline_beta, bound_kappa=bound_kappa, rms_beta=rms_beta))
         self.names = list(agent.weights())
         self._scale = {k: (1.0 if k in agent.READOUT else hidden_lr) for k in self.names}
         for k, w in agent.weights().items():

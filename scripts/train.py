@@ -63,7 +63,7 @@ FORMAT, VERSION = "tracerl-train-checkpoint", 1
 # What the run learns: saved in config.yaml and the checkpoint. None: the env's preset decides.
 RUN_DEFAULTS: dict[str, Any] = {
     "env": "pong", "agent": "spiking", "learner": "eprop", "lifetimes": 1, "seed": 0, "steps": 1_000_000,
-    "reward": None, "log_every": 1000, "hist_every": 50_000, "checkpoint_every": 100_000,
+    "reward": None, "preset": "tuned", "log_every": 1000, "hist_every": 50_000, "checkpoint_every": 100_000,
 }
 # How this process runs it.
 SESSION_DEFAULTS: dict[str, Any] = {
@@ -165,6 +165,8 @@ def build_parser() -> Parser:
         metavar="N")
     opt(g, "--seed", "0", "seed of the first lifetime", type=int)
     opt(g, "--steps", "1000000", "env steps per lifetime, in all (with --resume: the step to reach)", type=int)
+    opt(g, "--preset", "tuned", "tuned: the env's own preset where it has one (learners/presets.py); default: the "
+        "settings every other game gets", choices=["tuned", "default"])
     opt(g, "--reward", "the env's preset", "learning reward: env (the game's) or failure (-1 at termination)",
         choices=["env", "failure"])
 
@@ -186,7 +188,7 @@ def build_parser() -> Parser:
     opt(g, "--signal", "preset: td (reflect: greedy)", "learning signal", choices=["greedy", "td"])
     opt(g, "--lr", "preset: 0.01", "step size", type=float)
     opt(g, "--trace-lambda", "preset: 0.9", "decay of the policy-gradient trace", type=float)
-    opt(g, "--entropy", "preset: 0.01", "entropy bonus coefficient", type=float)
+    opt(g, "--entropy", "preset: 0.003", "entropy bonus coefficient", type=float)
     opt(g, "--gamma", "preset: 0.98-0.99", "discount of the critic (td)", type=float)
     opt(g, "--bound-kappa", class_default(eprop, "bound_kappa"), "ObGD step bound (0: plain SGD)", type=float)
     opt(g, "--set", "none", "any other agent, learner or env keyword, e.g. --set tau_adapt=200 --set "
@@ -289,7 +291,10 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
             names[key] = run.get(key, RUN_DEFAULTS[key])
             if names[key] not in table:
                 raise UsageError(f"unknown {key} {names[key]!r}; allowed: {', '.join(map(repr, sorted(table)))}")
-        defaults = preset(env_id, names["learner"], sections["learner"].get("signal"))
+        if run.get("preset", "tuned") not in ("tuned", "default"):
+            raise UsageError(f"unknown preset {run['preset']!r}; allowed: 'tuned', 'default'")
+        defaults = preset(env_id, names["learner"], sections["learner"].get("signal"),
+                          tuned=run.get("preset", "tuned") == "tuned")
         agent_params = class_params(AGENTS[names["agent"]])
         learner_params = class_params(LEARNERS[names["learner"]])
         learner_preset = {k: v for k, v in defaults["learner"].items() if k in learner_params}
@@ -344,7 +349,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise UsageError(f"invalid layer sizes {hidden!r}; allowed: a size like 128 or sizes like 64,32")
     if config["reward"] is None:
-        config["reward"] = preset(config["env"])["reward"]
+        config["reward"] = preset(config["env"], tuned=config.get("preset", "tuned") == "tuned")["reward"]
     if config["reward"] not in ("env", "failure"):
         raise UsageError(f"unknown reward {config['reward']!r}; allowed: 'env', 'failure'")
     try:  # every numeric setting in its range (learners/ranges.py), before anything starts

@@ -49,9 +49,25 @@ def test_range_bounds_open_and_closed():
     ("reflect", {"trace_lambda": 1.5}, "trace_lambda 1.5 is out of range"),
     ("bptt", {"gamma": 1.5}, "gamma 1.5 is out of range"),
     ("bptt", {"window": 0}, "window 0 is out of range"),
+    ("eprop", {"lr": -1}, "lr -1 is out of range"),
+    ("eprop", {"gamma": 1.5}, "gamma 1.5 is out of range"),
+    ("eprop", {"entropy": -0.1}, "entropy -0.1 is out of range"),
 ])
 def test_learner_constructors_check_their_ranges(learner, kwargs, message):
     agent = make_agent("spiking", spaces.Box(-1, 1, (3,)), spaces.Discrete(2), hidden=8)
     with pytest.raises(ValueError, match=message):
         make_learner(learner, agent, **kwargs)
 
+
+
+@pytest.mark.parametrize("agent_name, kwargs, message", [
+    ("spiking", {"temperature": 0}, "temperature 0 is out of range"),
+    ("spiking", {"ticks": 0}, "ticks 0 is out of range"),
+    ("spiking", {"tau_out": -1.0}, "tau_out -1.0 is out of range"),
+    ("spiking", {"target_rate": 1.0}, "target_rate 1.0 is out of range"),
+    ("mlp", {"temperature": -1.0}, "temperature -1.0 is out of range"),
+    ("mlp", {"out_scale": -0.1}, "out_scale -0.1 is out of range"),
+])
+def test_agent_constructors_check_their_ranges(agent_name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_agent(agent_name, spaces.Box(-1, 1, (3,)), spaces.Discrete(2), hidden=8, **kwargs)
