@@ -375,3 +375,15 @@ def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward(
     first = np.array([np.mean([e[0] for e in eps[:10]]) for eps in measures.episodes])
     last = np.array([np.mean([e[0] for e in eps[-20:]]) for eps in measures.episodes])
     assert (last > 3 * first).all() and (last > 60).all(), (first, last)
+
+
+def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
+    from learners.presets import DEFAULT, preset
+    assert preset("tracerl/Pong-v0")["learner"] == DEFAULT["learner"]  # td on Pong: the defaults
+    greedy = preset("tracerl/Pong-v0", signal="greedy")
+    assert greedy["learner"]["signal"] == "greedy" and greedy["learner"]["trace_lambda"] == 0.98
+    assert preset("tracerl/Pong-v0", "reflect")["learner"]["trace_lambda"] == 0.98  # reflect is greedy
+    assert preset("CartPole-v1")["reward"] == "failure"
+    assert preset("CartPole-v1", tuned=False) == DEFAULT
+    assert preset("Acrobot-v1") == DEFAULT
+    assert preset("CartPole-v1", signal="greedy")["learner"]["signal"] == "greedy"
