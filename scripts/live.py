@@ -165,14 +165,18 @@ class LiveWindow:
         should_stop: polled while paused, so Ctrl-C still ends a paused run.
         notice: a line shown over the first frames until the first step arrives (train.py: that
             torch.compile is at work, which freezes the window for 15-60 s).
+        label: the lifetime's number as shown (default ``lifetime``; watch.py plays lifetime K of
+            a checkpoint as the only lifetime of its agent).
     """
 
     def __init__(self, game: GameView, agent, lifetime: int = 0, env_id: str = "", title: str = "tracerl",
                  fps: int = 60, steps_per_frame: int = 1, record: str | None = None,
-                 should_stop: Callable[[], bool] | None = None, notice: str | None = None, record_every: int = 1):
+                 should_stop: Callable[[], bool] | None = None, notice: str | None = None, record_every: int = 1,
+                 label: int | None = None):
         import pygame
 
         self.game, self.agent, self.k, self.fps = game, agent, lifetime, fps
+        self.label = lifetime if label is None else label
         self.steps_per_frame = steps_per_frame
         self.should_stop = should_stop or (lambda: False)
         self.paused, self.panel, self.closed = False, True, False
@@ -282,7 +286,7 @@ class LiveWindow:
             draw_text(self.window, "this environment has no rgb_array rendering", (10, 10), 20, DIM)
         x0 = self.game.size[0] + 10
         speed = f"{self.steps_per_frame} step/frame" if self.steps_per_frame else "unthrottled"
-        draw_text(self.window, f"step {self.t:,}   lifetime {self.k}   {speed}" + ("   PAUSED" if self.paused else ""),
+        draw_text(self.window, f"step {self.t:,}   lifetime {self.label}   {speed}" + ("   PAUSED" if self.paused else ""),
                   (x0, 8), 20)
         # The panel, top to bottom: raster, bars, trace and its caption, then the keys line (FOOTER_H);
         # the trace takes what is left, so its caption never reaches the keys.

@@ -127,7 +127,7 @@ def watch(args: argparse.Namespace) -> int:
         live = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"],
                           f"tracerl watch  {os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))}"
                           f"  (lifetime {k}, {'learning' if learner else 'not learning'})",
-                          args.fps, args.steps_per_frame, args.record, record_every=args.record_every)
+                          args.fps, args.steps_per_frame, args.record, record_every=args.record_every, label=k)
     except pygame.error as e:
         print(f"watch.py: cannot open a window ({one_line(e)}); set SDL_VIDEODRIVER=dummy to --record without a "
               f"display", file=sys.stderr)
