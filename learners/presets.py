@@ -47,10 +47,11 @@ PRESETS = {
     # answers an observation about two steps late, while the bird moves up to 10 px a step. Time
     # constants of 3 / 1.5 ticks and 8 ticks per step: median 13.9 at 300k (scripts/bench_imitation.py:
     # taught the scripted action directly, agreement 0.950 -> 0.979 after 30k steps).
-    # Against the defaults at 200k: median pipes per life 11.76 vs 6.88 (docs/robustness.md).
+    # Sharper still, T = 0.1: median pipes per life at 200k 27.83 (T = 0.3: 11.76, 0.15: 16.69; 0.07 and 0.05
+    # leave some lifetimes at 0 pipes). Against the defaults at 200k: 27.83 vs 6.88 (docs/robustness.md).
     "tracerl/FlappyBird-v0": {
         "agent": {"hidden": 128, "ticks": 8, "tau_mem": 3.0, "tau_out": 1.5, "feedback": "random",
-                  "temperature": 0.3},
+                  "temperature": 0.1},
         "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.0, "bound_kappa": 1.0,
                     "gamma": 0.98, "reward_scale": False},
         "reward": "env",
