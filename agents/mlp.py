@@ -28,12 +28,12 @@ class MLPPolicy(Policy):
                  n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
                  out_scale: float = 0.1, encoder_kwargs: dict | None = None, **_ignored):
         super().__init__(observation_space, action_space, n, seed, temperature)
-        from learners.ranges import check_range  # here, not above: the learners package imports agents
-        check_range("out_scale", out_scale)
         size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
         if encoder == "auto":
             encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
         self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
+        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
+        check_ranges(self.config)
         self.encoder = make_encoder(encoder, n, self.obs_shape, **(encoder_kwargs or {}))
         d, a = self.encoder.out_dim, self.n_actions
         self.register_buffer("w1", per_lifetime(self.seeds, 1, lambda g: torch.randn(size, d, generator=g) / math.sqrt(d)))

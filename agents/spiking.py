@@ -190,10 +190,6 @@ class SpikingPolicy(Policy):
             raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(map(repr, NEURONS))}")
         if feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(map(repr, FEEDBACK))}")
-        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
-        check_ranges(dict(ticks=ticks, tau_mem=tau_mem, tau_out=tau_out, tau_adapt=tau_adapt, beta=beta,
-                          gamma_pd=gamma_pd, input_scale=input_scale, out_scale=out_scale, target_rate=target_rate,
-                          homeostasis=homeostasis))
         sizes = [hidden] if isinstance(hidden, int) else list(hidden)
         if encoder == "auto":
             encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
@@ -201,6 +197,8 @@ class SpikingPolicy(Policy):
                            tau_out=tau_out, tau_adapt=tau_adapt, beta=beta, gamma_pd=gamma_pd, encoder=encoder,
                            feedback=feedback, input_scale=input_scale, out_scale=out_scale,
                            target_rate=target_rate, homeostasis=homeostasis, temperature=temperature)
+        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
+        check_ranges(self.config)
         self.ticks, self.feedback = ticks, feedback
         self.target_rate, self.homeostasis = target_rate, homeostasis
         self.kappa = math.exp(-1.0 / tau_out)

@@ -34,14 +34,13 @@ class BPTT(nn.Module):
         super().__init__()
         if signal not in ("greedy", "td"):
             raise ValueError(f"unknown signal {signal!r}; allowed: 'greedy', 'td'")
-        check_ranges(dict(lr=lr, window=window, gamma=gamma, entropy=entropy, baseline_beta=baseline_beta,
-                          clip=clip, critic_lr=critic_lr, critic_lambda=critic_lambda))
         object.__setattr__(self, "agent", agent)
         n = agent.n
         self.n, self.signal, self.lr, self.window, self.gamma = n, signal, lr, window, gamma
         self.entropy, self.baseline_beta, self.clip = entropy, baseline_beta, clip
         self.config = dict(signal=signal, lr=lr, window=window, gamma=gamma, entropy=entropy,
                            baseline_beta=baseline_beta, clip=clip, critic_lr=critic_lr, critic_lambda=critic_lambda)
+        check_ranges(self.config)
         self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
         self.register_buffer("baseline", torch.zeros(n))
         self.register_buffer("adam_t", torch.zeros(()))

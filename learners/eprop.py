@@ -15,8 +15,8 @@ with the learning signal A_t:
   critic on the agent's spike features, learned online by TD(lambda).
 
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1 is large; the
-signal's size is left out, see ``obgd_step``), or with ``optimizer="rms"`` a per-weight RMSprop scaling. Nothing but fixed-size
-traces is kept between steps, and no autograd graph is built.
+signal's size is left out, see ``obgd_step``), or with ``optimizer="rms"`` a per-weight RMSprop
+scaling. Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
 """
 
 from __future__ import annotations
@@ -73,9 +73,7 @@ class EProp(nn.Module):
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
                            reward_scale=reward_scale)
-        check_ranges(dict(lr=lr, hidden_lr=hidden_lr, trace_lambda=trace_lambda, lambda_end=lambda_end,
-                          lambda_steps=lambda_steps, gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda,
-                          entropy=entropy, baseline_beta=baseline_beta, bound_kappa=bound_kappa, rms_beta=rms_beta))
+        check_ranges(self.config)
         self.names = list(agent.weights())
         self._scale = {k: (1.0 if k in agent.READOUT else hidden_lr) for k in self.names}
         for k, w in agent.weights().items():

@@ -43,13 +43,12 @@ class Reflect(nn.Module):
         super().__init__()
         if signal != "greedy":
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")
-        check_ranges(dict(lr=lr, trace_lambda=trace_lambda, entropy=entropy, baseline_beta=baseline_beta,
-                          bound_kappa=bound_kappa))
         object.__setattr__(self, "agent", agent)
         n = agent.n
         self.n, self.lr, self.lam, self.entropy, self.bound_kappa = n, lr, trace_lambda, entropy, bound_kappa
         self.config = dict(signal=signal, lr=lr, trace_lambda=trace_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline, bound_kappa=bound_kappa)
+        check_ranges(self.config)
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
         self.register_buffer("ubar", torch.zeros_like(agent.x))
         self.register_buffer("cbar", torch.zeros(n, agent.n_actions))
