@@ -9,8 +9,12 @@ Every step, for every learnable weight W of the agent (Bellec et al. 2020, DESIG
 
 with the learning signal A_t:
 
-- ``signal="greedy"``: ``A_t = r_t - b_t`` with a running reward baseline (sparse rewards: only
-  at event steps). Small lambda: "which recent actions paid off right now".
+- ``signal="greedy"``: ``A_t = r_t - b_t`` with a running mean reward ``b`` (the average-reward
+  form of REINFORCE whose discount is lambda). When an episode terminates its rewards stop, so
+  the step also gets the future it loses, ``A_T -= b lambda / (1 - lambda)``: with it
+  ``sum_t A_t E_t`` is unbiased for episodic REINFORCE whatever b, and a game that pays +1 per
+  step alive (CartPole) has its failure seen. Small lambda: "which recent actions paid off right
+  now". (``sparse_baseline``: b tracks the non-zero rewards alone and only they carry a signal.)
 - ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
   critic on the agent's spike features, learned online by TD(lambda).
 
@@ -48,6 +52,9 @@ class EProp(nn.Module):
         entropy: coefficient c_H of the entropy term.
         baseline_beta, sparse_baseline: greedy baseline.
         bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
+        signal_bound: the bound also sees the signal, ``lr_eff = lr / max(lr kappa max(|A|, 1) ||E||_1, 1)``
+            as in ObGD itself (default: on for greedy, whose rare large signals, such as a
+            termination's lost future, would otherwise overshoot; off for td, whose critic it biases).
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -56,8 +63,8 @@ class EProp(nn.Module):
                  trace_lambda: float = 0.9, lambda_schedule: str = "constant", lambda_end: float | None = None,
                  lambda_steps: int = 200_000, gamma: float = 0.99, critic_lr: float = 0.05,
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
-                 sparse_baseline: bool = True, bound_kappa: float = 2.0, optimizer: str = "sgd",
-                 rms_beta: float = 0.999, reward_scale: bool = True):
+                 sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
+                 rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -72,7 +79,8 @@ class EProp(nn.Module):
                            gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
-                           reward_scale=reward_scale)
+                           reward_scale=reward_scale, signal_bound=signal_bound)
+        self.signal_bound = signal == "greedy" if signal_bound is None else signal_bound
         check_ranges(self.config)
         self.names = list(agent.weights())
         self._scale = {k: (1.0 if k in agent.READOUT else hidden_lr) for k in self.names}
@@ -147,7 +155,10 @@ class EProp(nn.Module):
             v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features()))
             advantage = r + self.gamma * v_next - v
         else:
+            b = self.baseline.b.clone()
             advantage = self.baseline(r)
+            if not self.baseline.sparse:  # the episode's missing future, sum_j lam^j (0 - b), credited to E_T
+                advantage = advantage - torch.where(terminal, b * lam / (1 - lam), torch.zeros_like(b))
             agent._reset_state(done)
 
         traces = {k: getattr(self, self._buf("trace", k)) for k in self.names}
@@ -158,7 +169,8 @@ class EProp(nn.Module):
         finite = torch.isfinite(advantage) & torch.isfinite(l1)
 
         if self.optimizer == "sgd":
-            step = obgd_step(self.lr, l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
+            bound_l1 = l1 * torch.clamp(advantage.abs(), min=1.0) if self.signal_bound else l1
+            step = obgd_step(self.lr, bound_l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
             step = torch.where(finite, step, torch.zeros_like(step))
         update_sq = torch.zeros(n)
         safe_adv = torch.where(finite, advantage, torch.zeros_like(advantage))

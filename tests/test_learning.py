@@ -378,7 +378,7 @@ def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward(
 
 
 def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
-    from learners.presets import DEFAULT, preset
+    from learners.presets import DEFAULT, DEFAULT_GREEDY, preset
     assert preset("tracerl/Pong-v0")["learner"] == DEFAULT["learner"]  # td on Pong: the defaults
     greedy = preset("tracerl/Pong-v0", signal="greedy")
     assert greedy["learner"]["signal"] == "greedy" and greedy["learner"]["trace_lambda"] == 0.98
@@ -386,4 +386,43 @@ def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
     assert preset("CartPole-v1")["reward"] == "failure"
     assert preset("CartPole-v1", tuned=False) == DEFAULT
     assert preset("Acrobot-v1") == DEFAULT
-    assert preset("CartPole-v1", signal="greedy")["learner"]["signal"] == "greedy"
+    cartpole_greedy = preset("CartPole-v1", signal="greedy")  # no greedy preset there: the greedy defaults
+    assert cartpole_greedy["learner"] == {**DEFAULT["learner"], **DEFAULT_GREEDY, "signal": "greedy"}
+    assert cartpole_greedy["reward"] == "env"
+    assert preset("Acrobot-v1", signal="greedy")["learner"]["trace_lambda"] == DEFAULT_GREEDY["trace_lambda"]
+
+
+def test_greedy_sees_the_future_an_episode_loses_when_it_terminates():
+    """Greedy on a game paying +1 per step alive: once the baseline is 1, a step alive carries no
+    signal and a termination carries A = r - b - b lam / (1 - lam), the rewards it will not get."""
+    agent = SpikingPolicy(BOX, spaces.Discrete(2), hidden=8, n=2, seed=0)
+    learner = EProp(agent, signal="greedy", trace_lambda=0.9, sparse_baseline=False, reward_scale=False)
+    learner.baseline.b.fill_(1.0)
+    obs = np.zeros((2, 6), np.float32)
+    agent.act(obs)
+    out = learner.step(np.ones(2), np.array([False, True]), obs, np.array([False, False]))
+    torch.testing.assert_close(out["advantage"], torch.tensor([0.0, -9.0]))
+    agent.act(obs)  # truncation is not the agent's doing: no missing future
+    out = learner.step(np.ones(2), np.array([False, False]), obs, np.array([True, False]))
+    torch.testing.assert_close(out["advantage"], torch.tensor([0.0, 0.0]))
+
+
+def test_signal_bound_keeps_a_large_greedy_signal_to_a_bounded_step():
+    """With signal_bound the ObGD bound also sees |A|: a 1000x larger signal moves the weights by
+    the same bounded amount, where without it the step grows with the signal."""
+    def moved(scale, bound):
+        agent = SpikingPolicy(BOX, spaces.Discrete(2), hidden=8, n=1, seed=0)
+        learner = EProp(agent, signal="greedy", lr=0.1, sparse_baseline=False, reward_scale=False,
+                        entropy=0.0, signal_bound=bound)
+        before = agent.w_out.clone()
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            obs = rng.uniform(-1, 1, (1, 6)).astype(np.float32)
+            agent.act(obs)
+            learner.step(np.zeros(1), np.zeros(1, bool), obs, np.zeros(1, bool))
+        agent.act(obs)
+        learner.step(np.full(1, -scale), np.zeros(1, bool), obs, np.zeros(1, bool))
+        return (agent.w_out - before).abs().sum().item()
+
+    assert moved(1000.0, bound=False) > 100 * moved(1.0, bound=False)
+    assert moved(1000.0, bound=True) < 2 * moved(10.0, bound=True)
