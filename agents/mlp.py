@@ -15,12 +15,12 @@ from typing import Sequence
 import torch
 from gymnasium import spaces
 
-from agents.encoders import make_encoder
-from agents.policy import Policy, per_lifetime
+from tracerl.agents.encoders import make_encoder
+from tracerl.agents.policy import Policy, per_lifetime
 
 
 class MLPPolicy(Policy):
-    """One tanh hidden layer of ``hidden`` units over N lifetimes; see :class:`agents.spiking.SpikingPolicy`."""
+    """One tanh hidden layer of ``hidden`` units over N lifetimes; see :class:`tracerl.agents.spiking.SpikingPolicy`."""
 
     READOUT = ("w2", "b2")
 
@@ -32,7 +32,7 @@ class MLPPolicy(Policy):
         if encoder == "auto":
             encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
         self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
-        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
+        from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.encoder = make_encoder(encoder, n, self.obs_shape, **(encoder_kwargs or {}))
         d, a = self.encoder.out_dim, self.n_actions

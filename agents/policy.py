@@ -20,8 +20,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents import rng
-from agents.compiled import CompiledStep
+from tracerl.agents import rng
+from tracerl.agents.compiled import CompiledStep
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -53,7 +53,7 @@ class Policy(nn.Module):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, n: int,
                  seed: int | Sequence[int], temperature: float):
         super().__init__()
-        from learners.ranges import check_range  # here, not above: the learners package imports agents
+        from tracerl.learners.ranges import check_range  # here, not above: the learners package imports agents
         check_range("temperature", temperature)
         check_spaces(observation_space, action_space)
         self.observation_space, self.action_space = observation_space, action_space
@@ -101,7 +101,7 @@ class Policy(nn.Module):
         """Compile the per-step forward with torch.compile (fullgraph, static shapes); returns self.
 
         The first step then takes a while (tens of seconds on a small CPU); every later one calls
-        the compiled graph directly (:class:`agents.compiled.CompiledStep`) and is several times
+        the compiled graph directly (:class:`tracerl.agents.compiled.CompiledStep`) and is several times
         faster than eager. Settings read by the step are frozen: compile again after changing one.
         Tests and debugging use the eager path.
         """

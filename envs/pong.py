@@ -11,8 +11,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.state import BatchedGameState, GameState
-from envs.draw import PygameView, draw_text, raster_rects
+from tracerl.envs.state import BatchedGameState, GameState
+from tracerl.envs.draw import PygameView, draw_text, raster_rects
 
 # Court geometry, in game pixels (the window is WIDTH x HEIGHT).
 WIDTH, HEIGHT = 400, 300

@@ -1,7 +1,7 @@
 """bptt: REINFORCE / actor-critic with surrogate-gradient backprop through time, the baseline.
 
 The network runs with autograd recording over a window of T env steps (spikes pass gradients
-through the pseudo-derivative of :func:`agents.neurons.spike`; the reset is detached, as for
+through the pseudo-derivative of :func:`tracerl.agents.neurons.spike`; the reset is detached, as for
 e-prop). At the end of each window::
 
     G_t   = r_t + gamma G_{t+1} (1 - done_t)                returns inside the window
@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from agents.policy import Policy
-from learners.common import LinearCritic, as_batch, check_finite, transition
-from learners.ranges import check_ranges
+from tracerl.agents.policy import Policy
+from tracerl.learners.common import LinearCritic, as_batch, check_finite, transition
+from tracerl.learners.ranges import check_ranges
 
 
 class BPTT(nn.Module):

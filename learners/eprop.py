@@ -24,11 +24,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from agents.compiled import CompiledStep
-from agents.policy import Policy
-from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
+from tracerl.agents.compiled import CompiledStep
+from tracerl.agents.policy import Policy
+from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
                              nan_to_num, obgd_step, transition)
-from learners.ranges import check_ranges
+from tracerl.learners.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")

@@ -1,6 +1,6 @@
 """The allowed range of every numeric setting, in one table, and the check that enforces it.
 
-    from learners.ranges import check_range, check_ranges
+    from tracerl.learners.ranges import check_range, check_ranges
     check_range("gamma", 1.5)                    # ValueError: gamma 1.5 is out of range; allowed: 0 <= gamma <= 1
     check_ranges({"lr": 0.01, "ticks": 4})       # every named setting in the table; others pass
 

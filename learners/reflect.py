@@ -22,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from agents.policy import Policy
-from learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
-from learners.ranges import check_ranges
+from tracerl.agents.policy import Policy
+from tracerl.learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
+from tracerl.learners.ranges import check_ranges
 
 
 class Reflect(nn.Module):
@@ -34,7 +34,7 @@ class Reflect(nn.Module):
         agent: the policy. signal: "greedy" (the only one; the signal is the greedy advantage).
         lr: step size, bounded as in ObGD with ``bound_kappa`` (0: plain SGD).
         trace_lambda: decay of the input and action traces.
-        entropy, baseline_beta, sparse_baseline: as in :class:`learners.eprop.EProp`.
+        entropy, baseline_beta, sparse_baseline: as in :class:`tracerl.learners.eprop.EProp`.
     """
 
     def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.01, trace_lambda: float = 0.9,

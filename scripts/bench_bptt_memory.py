@@ -52,11 +52,11 @@ def child(learner_name: str, window: int, steps: int, warmup: int, hidden: int, 
     import numpy as np
     import torch
 
-    import envs
-    from agents import make_agent
-    from learners import make_learner
-    from learners.presets import preset
-    from learners.run import Measures, learning_reward, make_env
+    from tracerl import envs
+    from tracerl.agents import make_agent
+    from tracerl.learners import make_learner
+    from tracerl.learners.presets import preset
+    from tracerl.learners.run import Measures, learning_reward, make_env
 
     torch.set_num_threads(1)
     env_id = envs.resolve_id(env_name)

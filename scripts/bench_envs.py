@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-import envs  # noqa: E402,F401  (registers the games)
-from envs.scripted import SCRIPTED  # noqa: E402
+from tracerl import envs  # noqa: E402,F401  (registers the games)
+from tracerl.envs.scripted import SCRIPTED  # noqa: E402
 
 GAMES = ("tracerl/Pong-v0", "tracerl/FlappyBird-v0")
 

@@ -31,11 +31,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import envs  # noqa: E402
-from agents import AGENTS, make_agent  # noqa: E402
-from envs.scripted import SCRIPTED  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.run import Measures, make_env  # noqa: E402
+from tracerl import envs  # noqa: E402
+from tracerl.agents import AGENTS, make_agent  # noqa: E402
+from tracerl.envs.scripted import SCRIPTED  # noqa: E402
+from tracerl.learners.presets import preset  # noqa: E402
+from tracerl.learners.run import Measures, make_env  # noqa: E402
 from scripts.bench_learning import parse_value  # noqa: E402
 
 

@@ -33,12 +33,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import envs  # noqa: E402
-from agents import AGENTS, make_agent  # noqa: E402
-from learners import LEARNERS, make_learner  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.ranges import check_range, check_ranges  # noqa: E402
-from learners.run import BUNDLED, Measures, make_env, run  # noqa: E402
+from tracerl import envs  # noqa: E402
+from tracerl.agents import AGENTS, make_agent  # noqa: E402
+from tracerl.learners import LEARNERS, make_learner  # noqa: E402
+from tracerl.learners.presets import preset  # noqa: E402
+from tracerl.learners.ranges import check_range, check_ranges  # noqa: E402
+from tracerl.learners.run import BUNDLED, Measures, make_env, run  # noqa: E402
 
 
 

@@ -21,11 +21,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-import envs  # noqa: E402
-from agents import make_agent  # noqa: E402
-from learners import make_learner  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.run import Measures, make_env, run  # noqa: E402
+from tracerl import envs  # noqa: E402
+from tracerl.agents import make_agent  # noqa: E402
+from tracerl.learners import make_learner  # noqa: E402
+from tracerl.learners.presets import preset  # noqa: E402
+from tracerl.learners.run import Measures, make_env, run  # noqa: E402
 
 
 def rss_mb() -> float:

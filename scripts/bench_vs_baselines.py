@@ -51,7 +51,7 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 import numpy as np  # noqa: E402
 
 import compare  # noqa: E402
-import envs  # noqa: E402
+from tracerl import envs  # noqa: E402
 
 ENVS = {key: envs.ALIASES[key] for key in ("cartpole", "pong", "flappy")}  # the games it compares on
 DEFAULT_STEPS = {"cartpole": 100_000, "pong": 200_000, "flappy": 200_000}  # CartPole: RL-Zoo's n_timesteps
@@ -96,7 +96,7 @@ def schedule(value):
 def make_callback(writer, n_envs: int, log_every: int, steps: int):
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from learners.run import GAME_TAGS, Measures as GameMeasures
+    from tracerl.learners.run import GAME_TAGS, Measures as GameMeasures
 
     class Measures(BaseCallback):
         """train.py's figures for one PPO learner, its n_envs copies pooled, every log_every env steps.
@@ -168,7 +168,7 @@ def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | No
     from stable_baselines3.common.env_util import make_vec_env
     from torch.utils.tensorboard import SummaryWriter
 
-    import envs  # noqa: F401  (registers the bundled games)
+    from tracerl import envs  # noqa: F401  (registers the bundled games)
 
     torch.set_num_threads(1)
     cfg = ppo_settings(env_id, n_envs)

@@ -47,7 +47,7 @@ sys.path[:0] = [ROOT, HERE]  # the repository (agents, envs, learners) and train
 import numpy as np  # noqa: E402
 
 import train  # noqa: E402
-from learners.ranges import check_range  # noqa: E402
+from tracerl.learners.ranges import check_range  # noqa: E402
 
 INSTALL = 'Ray Tune is not installed; pip install -e ".[sweep]"'
 ALIASES = {"lambda": "trace_lambda"}

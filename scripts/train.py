@@ -50,13 +50,13 @@ import yaml  # noqa: E402
 from gymnasium.vector import AutoresetMode  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-import envs  # noqa: E402
-from agents import AGENTS, make_agent  # noqa: E402
-from agents.policy import check_spaces  # noqa: E402
-from learners import LEARNERS, make_learner  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.ranges import check_range  # noqa: E402
-from learners.run import BUNDLED, GAME_TAGS, Measures, learning_reward, make_env  # noqa: E402
+from tracerl import envs  # noqa: E402
+from tracerl.agents import AGENTS, make_agent  # noqa: E402
+from tracerl.agents.policy import check_spaces  # noqa: E402
+from tracerl.learners import LEARNERS, make_learner  # noqa: E402
+from tracerl.learners.presets import preset  # noqa: E402
+from tracerl.learners.ranges import check_range  # noqa: E402
+from tracerl.learners.run import BUNDLED, GAME_TAGS, Measures, learning_reward, make_env  # noqa: E402
 
 FORMAT, VERSION = "tracerl-train-checkpoint", 1
 

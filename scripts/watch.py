@@ -23,8 +23,8 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 import torch  # noqa: E402
 
-from learners.run import learning_reward  # noqa: E402
-from learners.ranges import check_range  # noqa: E402
+from tracerl.learners.run import learning_reward  # noqa: E402
+from tracerl.learners.ranges import check_range  # noqa: E402
 from live import GameView, LiveWindow, check_record_path  # noqa: E402
 from train import (Parser, UsageError, build_agent, build_env, build_learner, load_checkpoint,  # noqa: E402
                    one_line, to_numpy)

@@ -2,7 +2,7 @@
 
 import torch
 
-from agents.compiled import CompiledStep
+from tracerl.agents.compiled import CompiledStep
 
 
 class Counter(torch.nn.Module):

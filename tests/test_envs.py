@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs import flappy as F
-from envs import pong as P
-from envs.scripted import SCRIPTED
+from tracerl import envs
+from tracerl.envs import flappy as F
+from tracerl.envs import pong as P
+from tracerl.envs.scripted import SCRIPTED
 
 PONG, FLAPPY = "tracerl/Pong-v0", "tracerl/FlappyBird-v0"
 MODES = [
@@ -289,7 +289,7 @@ def test_bad_arguments_raise_value_error_naming_value(make, match):
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_same_step_sync_vector_env_equals_gymnasiums(n):
-    from learners.run import SameStepSyncVectorEnv, make_env
+    from tracerl.learners.run import SameStepSyncVectorEnv, make_env
 
     ref = gym.make_vec("tracerl/Pong-v0", num_envs=n, vectorization_mode="sync", episodic=True,
                        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})

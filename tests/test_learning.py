@@ -8,12 +8,12 @@ import pytest
 import torch
 from gymnasium import spaces
 
-import envs  # noqa: F401
-from agents import MLPPolicy, SpikingPolicy, make_agent
-from agents.policy import check_spaces
-from learners import make_learner
-from learners.eprop import EProp
-from learners.run import Measures, make_env, run
+from tracerl import envs  # noqa: F401
+from tracerl.agents import MLPPolicy, SpikingPolicy, make_agent
+from tracerl.agents.policy import check_spaces
+from tracerl.learners import make_learner
+from tracerl.learners.eprop import EProp
+from tracerl.learners.run import Measures, make_env, run
 
 BOX = spaces.Box(-1, 1, (6,), np.float32)
 
@@ -176,7 +176,7 @@ def test_learner_options_run():
 
 
 def test_lambda_schedule_widens_the_horizon():
-    from learners.common import LambdaSchedule
+    from tracerl.learners.common import LambdaSchedule
 
     lin = LambdaSchedule(2, 0.5, "linear", lam_end=0.99, steps=100)
     for _ in range(100):
@@ -308,7 +308,7 @@ def test_bptt_holds_its_window_then_drops_it():
 
 
 def test_nan_to_num_matches_torch_eager_and_compiled():
-    from learners.common import nan_to_num
+    from tracerl.learners.common import nan_to_num
 
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5, -2.0, 3e38, 0.0] * 3)
     torch.testing.assert_close(nan_to_num(x), torch.nan_to_num(x), rtol=0, atol=0)
@@ -336,7 +336,7 @@ def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
     TD errors are small and positive on most steps and large and negative at the rare ends. A step
     bound that grows with |delta| (ObGD's max(|delta|, 1)) weighs the ends too little and settled
     near 80 here; the bound on the trace alone is a shrunken gradient step and finds 16.8."""
-    from learners.common import LinearCritic
+    from tracerl.learners.common import LinearCritic
     gen = torch.Generator().manual_seed(0)
     n, gamma = 64, 0.99
     critic = LinearCritic(n, 1, lr=0.05, gamma=gamma, lam=0.0, kappa=2.0)
@@ -356,7 +356,7 @@ def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
 def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward():
     """No preset, CartPole's own +1 per step (a dense, same-signed reward that used to drive every
     lifetime to one action within a few hundred steps): 3 lifetimes, 20k steps."""
-    from learners.presets import DEFAULT
+    from tracerl.learners.presets import DEFAULT
     torch.set_num_threads(1)
     env = make_env("CartPole-v1", 3)
     obs, _ = env.reset(seed=0)
@@ -378,7 +378,7 @@ def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward(
 
 
 def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
-    from learners.presets import DEFAULT, preset
+    from tracerl.learners.presets import DEFAULT, preset
     assert preset("tracerl/Pong-v0")["learner"] == DEFAULT["learner"]  # td on Pong: the defaults
     greedy = preset("tracerl/Pong-v0", signal="greedy")
     assert greedy["learner"]["signal"] == "greedy" and greedy["learner"]["trace_lambda"] == 0.98

@@ -5,9 +5,9 @@ import math
 import pytest
 from gymnasium import spaces
 
-from agents import make_agent
-from learners import make_learner
-from learners.ranges import RANGES, Range, check_range, check_ranges
+from tracerl.agents import make_agent
+from tracerl.learners import make_learner
+from tracerl.learners.ranges import RANGES, Range, check_range, check_ranges
 
 
 @pytest.mark.parametrize("name, value, message", [

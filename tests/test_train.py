@@ -407,7 +407,7 @@ def test_window_texts_do_not_overlap(monkeypatch, n_actions):
     """The trace's caption ends above the keys line whatever the number of actions."""
     from gymnasium import spaces
 
-    from agents import make_agent
+    from tracerl.agents import make_agent
 
     drawn = _texts(monkeypatch, live)
     config, _ = train.resolve({"env": "pong", "hidden": 16})
@@ -436,7 +436,7 @@ def test_pong_shows_each_side_on_its_half_without_collisions(monkeypatch):
     opponent's points on the left, and large counts do not run into each other."""
     import pygame
 
-    from envs import pong
+    from tracerl.envs import pong
 
     drawn = _texts(monkeypatch, pong)
     game = pong.PongEnv(render_mode="rgb_array")

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-import envs
+from tracerl import envs
 
 BUNDLED = set(envs.BUNDLED)
 
