@@ -66,5 +66,5 @@ class MLPPolicy(Policy):
     def features(self) -> torch.Tensor:
         return torch.cat([self.h, self.x, torch.ones(self.n, 1)], dim=1)
 
-    def _reset_state(self, mask: torch.Tensor) -> None:
+    def _reset_lifetimes(self, mask: torch.Tensor) -> None:
         self.encoder.reset_lifetimes(mask)

@@ -289,7 +289,7 @@ class SpikingPolicy(Policy):
     def feature_dim(self) -> int:
         return self.zbar.shape[1] + self.x.shape[1] + 1
 
-    def _reset_state(self, mask: torch.Tensor) -> None:
+    def _reset_lifetimes(self, mask: torch.Tensor) -> None:
         for layer in self.layers:
             layer.reset_state(mask)
         for t in (self.y, self.zbar, self.bbar):

@@ -56,8 +56,8 @@ class BPTT(nn.Module):
         for w in agent.weights().values():
             w.requires_grad_(True)
 
-    def compile(self, **kwargs) -> "BPTT":
-        """bptt runs eager: its graph spans the window."""
+    def compile(self, options: dict | None = None) -> "BPTT":
+        """bptt runs eager: its graph spans the window (it runs the agent's forward itself)."""
         return self
 
     def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
@@ -76,11 +76,10 @@ class BPTT(nn.Module):
                 phi = agent.features().detach()
                 v = self.critic.value(phi)
             self._v.append(v)
-        obs, _ = agent._as_batch(next_obs)
+        obs = agent.as_batch(next_obs)
         with torch.enable_grad():  # the forward on s_{t+1} records the graph for the window
-            agent._reset_state(done)
-            agent._step(obs)
-        agent.pending.fill_(True)
+            agent.reset_state(done)
+            agent.advance(obs)  # the next act(next_obs) takes the action sampled here
         if self.critic is not None:
             with torch.no_grad():
                 v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features().detach()))

@@ -54,8 +54,9 @@ class Reflect(nn.Module):
         self.register_buffer("cbar", torch.zeros(n, agent.n_actions))
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
-    def compile(self, **kwargs) -> "Reflect":
-        """reflect runs eager (its graph is built only at reward events); the agent may be compiled."""
+    def compile(self, options: dict | None = None) -> "Reflect":
+        """reflect runs eager (its graph is built only at reward events); the agent's forward is compiled."""
+        self.agent.compile(options)
         return self
 
     @torch.no_grad()
