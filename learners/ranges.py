@@ -73,6 +73,8 @@ RANGES: dict[str, Range] = {
     "seeds": count(1), "tail": Range(0, 1, open_low=True), "cpus_per_trial": count(1), "cpus": count(1),
     "random": count(0), "max_concurrent": count(0), "reduction_factor": count(2), "grace_period": count(1),
     "search_seed": count(0),
+    # the benchmarks' own options
+    "every": count(1),
     # agents (agents/spiking.py, agents/mlp.py, agents/policy.py)
     "ticks": count(1), "tau_mem": POSITIVE, "tau_out": POSITIVE, "tau_adapt": POSITIVE, "beta": NON_NEGATIVE,
     "gamma_pd": NON_NEGATIVE, "input_scale": POSITIVE, "out_scale": NON_NEGATIVE, "target_rate": UNIT_OPEN,

@@ -27,8 +27,6 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def status_mb(field: str) -> float:
     with open(f"/proc/{os.getpid()}/status") as f:
@@ -56,7 +54,8 @@ def child(learner_name: str, window: int, steps: int, warmup: int, hidden: int, 
     from tracerl.agents import make_agent
     from tracerl.learners import make_learner
     from tracerl.learners.presets import preset
-    from tracerl.learners.run import Measures, learning_reward, make_env
+    from tracerl.learners.run import make_env
+    from tracerl.learners.run.loop import Callback, loop
 
     torch.set_num_threads(1)
     env_id = envs.resolve_id(env_name)
@@ -69,19 +68,8 @@ def child(learner_name: str, window: int, steps: int, warmup: int, hidden: int, 
     agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=1, seed=0, **cfg["agent"])
     learner = make_learner(learner_name, agent, **cfg["learner"])
     if compile_:
-        agent.compile()
         learner.compile()
-    measures = Measures(1)
-
-    def step(obs):
-        action = agent.act(obs)
-        obs, r, terminated, truncated, info = env.step(action)
-        learner.step(learning_reward(cfg["reward"], r, terminated), terminated, obs, truncated)
-        measures.update(r, terminated | truncated, info)
-        return obs
-
-    for _ in range(warmup):
-        obs = step(obs)
+    state = loop(agent, learner, env, obs, warmup, reward=cfg["reward"])
     if learner_name == "bptt" and learner._r:  # learn the partial window: the measured steps start a new one
         learner._learn()
     gc.collect()
@@ -90,12 +78,21 @@ def child(learner_name: str, window: int, steps: int, warmup: int, hidden: int, 
     times = np.empty(steps)
     samples = []
     every = max(1, steps // 100)
-    for t in range(steps):
-        t0 = time.perf_counter()
-        obs = step(obs)
-        times[t] = time.perf_counter() - t0
-        if t % every == 0:
-            samples.append(status_mb("VmRSS"))
+
+    class Clock(Callback):  # the time of each step, from the end of the one before
+        def on_start(self, s) -> None:
+            self.last = time.perf_counter()
+
+        def on_step(self, s) -> bool:
+            now = time.perf_counter()
+            times[s.t - 1 - warmup] = now - self.last
+            if (s.t - 1 - warmup) % every == 0:
+                samples.append(status_mb("VmRSS"))
+            self.last = time.perf_counter()
+            return True
+
+    loop(agent, learner, env, state.obs, warmup + steps, t=warmup, reward=cfg["reward"], measures=state.measures,
+         callbacks=[Clock()])
     end = status_mb("VmRSS")
     peak = status_mb("VmHWM") if exact else max(samples + [end])
     return {"learner": learner_name, "window": window if learner_name == "bptt" else None, "steps": steps,

@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from tracerl import envs  # noqa: E402
-from tracerl.agents import make_agent  # noqa: E402
-from tracerl.learners import make_learner  # noqa: E402
-from tracerl.learners.presets import preset  # noqa: E402
-from tracerl.learners.run import Measures, make_env, run  # noqa: E402
+from tracerl import envs
+from tracerl.agents import make_agent
+from tracerl.learners import make_learner
+from tracerl.learners.presets import preset
+from tracerl.learners.run import Measures, make_env, run
 
 
 def rss_mb() -> float:
@@ -63,8 +60,7 @@ def main() -> None:
         learner = make_learner(args.learner, agent, **cfg["learner"])
         t0 = time.time()
         if not args.no_compile:
-            agent.compile()
-            learner.compile()
+            learner.compile()  # and the agent's forward, once (in the learner's step for td)
         measures, obs = run(agent, learner, env, obs, 300)
         warm = time.time() - t0
         rates = []

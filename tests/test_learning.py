@@ -224,7 +224,7 @@ def test_measures_count_game_events():
     m = Measures(2)
     m.update(np.array([1.0, -1.0]), np.zeros(2, bool), {"event": np.array(["hit", "miss"], dtype=object)})
     m.update(np.array([1.0, 0.0]), np.zeros(2, bool), {"event": np.array(["hit", None], dtype=object)})
-    w = m.window()
+    w = m.since_last()
     np.testing.assert_allclose(w["hit_rate"], [1.0, 0.0])
     np.testing.assert_allclose(w["reward_rate"], [1.0, -0.5])
 
@@ -234,14 +234,14 @@ def _events(*names):
 
 
 def test_flappy_pipes_per_life_counts_a_life_that_never_ends():
-    """150 pipes without a crash read 150 (the old per-window figure read a window's ~28 pipes)."""
+    """150 pipes without a crash read 150 (the old figure over the steps between two log points read ~28)."""
     m = Measures(2)
     for t in range(1, 151):
         m.update(np.zeros(2), np.zeros(2, bool), _events("pipe", None))
-        if t % 28 == 0:  # a log window of ~28 pipes
-            assert m.window()["pipes_per_life"][0] == t
-    assert m.window()["pipes_per_life"][0] >= 100
-    assert m.window()["pipes_per_life"][1] == 0
+        if t % 28 == 0:  # ~28 pipes between two log points
+            assert m.since_last()["pipes_per_life"][0] == t
+    assert m.since_last()["pipes_per_life"][0] >= 100
+    assert m.since_last()["pipes_per_life"][1] == 0
 
 
 def test_flappy_pipes_per_life_is_the_mean_of_the_last_lives():
@@ -261,8 +261,8 @@ def test_flappy_pipes_per_life_is_the_mean_of_the_last_lives():
 
 
 def test_pong_hit_rate_over_the_last_100_arrivals_is_steady():
-    """9 hits in 10 arrivals, ~11 arrivals per 1,000-step window: every window reads 0.9 once 100
-    arrivals are in, where the per-window rate jumped between 0.6 and 1.0 with the misses' timing."""
+    """9 hits in 10 arrivals, ~11 arrivals per 1,000 steps: every log point reads 0.9 once 100
+    arrivals are in, where the rate per 1,000 steps jumped between 0.6 and 1.0 with the misses' timing."""
     m, arrivals, reads = Measures(1), 0, []
     for t in range(1, 30_001):
         if t % 90 == 0:
@@ -271,7 +271,7 @@ def test_pong_hit_rate_over_the_last_100_arrivals_is_steady():
         else:
             m.update(np.zeros(1), np.zeros(1, bool), _events(None))
         if t % 1000 == 0:
-            reads.append(m.window()["hit_rate"][0])
+            reads.append(m.since_last()["hit_rate"][0])
     assert arrivals > 300 and m.arrivals.shape == (1, 100)
     late = np.array(reads[10:])  # after the first 100 arrivals
     assert np.all(np.abs(late - 0.9) <= 0.01), late
@@ -316,10 +316,9 @@ def test_nan_to_num_matches_torch_eager_and_compiled():
 
 
 def test_bench_learning_episodic_summary_first_final_and_best_100():
-    import sys
+    from conftest import script
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-    from bench_learning import episodic_summary
+    episodic_summary = script("bench_learning").episodic_summary
 
     rising = [(1, float(r)) for r in range(300)]  # returns 0..299
     bump = [(1, 0.0)] * 100 + [(1, 5.0)] * 100 + [(1, 1.0)] * 100

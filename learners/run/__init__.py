@@ -1,196 +1,43 @@
-"""The lifetime loop shared by train.py and the benchmarks: environments, rewards, measures.
+"""One home for a run: what scripts/train.py, watch.py, sweep.py, compare.py and the benchmarks do,
+as a library they call.
 
-    env = make_env("pong", n=5)
+    from tracerl.learners.run import make_env
+    from tracerl.learners.run.loop import Callback, loop
+    env = make_env("pong", n=5)                      # N games, same-step autoreset
     obs, _ = env.reset(seed=0)
-    measures, obs = run(agent, learner, env, obs, steps=200_000)
+    state = loop(agent, learner, env, obs, steps=200_000, callbacks=[...])
 
-``run`` is the loop of DESIGN.md over a batch of N lifetimes (act, env step, learn), plus the
-bookkeeping of each lifetime's measures (:class:`Measures`).
+    from tracerl.learners.run.train import train     # a whole train.py run, settings to exit code
+    code = train({"env": "pong", "lifetimes": 5})
+
+The modules, each with its tests:
+
+- :mod:`.settings`: presets < config file < flags < --set, checked (``resolve``, ``UsageError``).
+- :mod:`.build`: the games, agent and learner of a run's settings, and compiling them.
+- :mod:`.games`: N games behind Gymnasium's vector API (``make_env``), the learning reward, the
+  per-lifetime ``Measures`` and each game's measure in one registry (``GAMES``).
+- :mod:`.loop`: the act / env step / learn loop, written once, with SB3-style callbacks.
+- :mod:`.callbacks`: train.py's callbacks: logging, progress, checkpoints, live window, signals.
+- :mod:`.checkpoint`: save and load what continues the same lifetimes.
+- :mod:`.runlog`: run folders and the TensorBoard log (one run per lifetime, an aggregate).
+- :mod:`.live`: the pygame live window (imports pygame only when opened).
+- :mod:`.stats`: bootstrap intervals and the IQM that compare.py and sweep.py share.
+- :mod:`.compare`, :mod:`.sweep`: reading TensorBoard runs into figures; a sweep's trials and table.
+- :mod:`.train`: a whole run.
+
+Why under learners/: a run is an agent learning in games, so it needs all three packages;
+agents and envs need nothing of it, and learners already build on agents. Placed here it keeps
+every import pointing one way (envs, agents <- learners <- learners.run), inside the folders the
+package installs (``tracerl.learners.run``), while ``import tracerl.learners`` alone stays light
+(this subpackage, with TensorBoard, YAML and tqdm, loads only when asked for).
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable
+from tracerl.learners.run.games import (BUNDLED, GAMES, GameMeasure, Measures, SameStepSyncVectorEnv, learning_reward,
+                                        make_env, measure_of)
+from tracerl.learners.run.loop import Callback, LoopState, run
 
-import gymnasium as gym
-import numpy as np
-from gymnasium.vector import AutoresetMode
-
-from tracerl import envs
-
-BUNDLED = set(envs.BUNDLED)
-
-
-def make_env(name: str, n: int = 1, **env_kwargs) -> gym.vector.VectorEnv:
-    """N copies of an environment behind Gymnasium's vector API, same-step autoreset where it applies.
-
-    Bundled games run natively batched (N >= 4) or as N single games; other ids as a SyncVectorEnv.
-    ``env.reset(seed=s)`` seeds game i with ``s + i``, as lifetime i of an agent seeded s is.
-    """
-    env_id = envs.resolve_id(name)
-    if env_id in BUNDLED and n >= 4:
-        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
-    elif env_id in BUNDLED:
-        vec = SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
-                                    autoreset_mode=AutoresetMode.SAME_STEP)
-    else:
-        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
-                           vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
-    return vec
-
-
-class SameStepSyncVectorEnv(gym.vector.SyncVectorEnv):
-    """SyncVectorEnv with same-step autoreset over games with a Box observation, stepped with less
-    generic work: the same returns, value for value, as ``SyncVectorEnv.step`` (~20 us less per step,
-    a few per cent of a whole learning step at N=1)."""
-
-    def step(self, actions):
-        if self.autoreset_mode != AutoresetMode.SAME_STEP:
-            return super().step(actions)
-        infos = {}
-        for i, env in enumerate(self.envs):
-            obs, self._rewards[i], self._terminations[i], self._truncations[i], info = env.step(actions[i])
-            if self._terminations[i] or self._truncations[i]:
-                infos = self._add_info(infos, {"final_obs": obs, "final_info": info}, i)
-                obs, info = env.reset()
-            self._env_obs[i] = obs
-            infos = self._add_info(infos, info, i)
-        self._observations = np.stack(self._env_obs, out=self._observations)
-        self._autoreset_envs = np.logical_or(self._terminations, self._truncations)
-        return (self._observations.copy() if self.copy else self._observations, self._rewards.copy(),
-                self._terminations.copy(), self._truncations.copy(), infos)
-
-
-GAME_TAGS = {"hit_rate": "pong/hit_rate", "pipes_per_life": "flappy/pipes_per_life"}  # TensorBoard tags
-ARRIVALS = 100  # Pong: the hit rate is over each lifetime's last 100 ball arrivals at its paddle
-LIVES = 20  # Flappy Bird: pipes per life are over each lifetime's last 20 lives
-
-
-def ring_push(buf: np.ndarray, count: np.ndarray, mask: np.ndarray, values: np.ndarray) -> None:
-    """Append ``values[i]`` to lifetime i's ring ``buf[i]`` (K slots, oldest overwritten) where ``mask[i]``.
-
-    ``count`` (N,) is how many values each ring has taken in all; slot ``count % K`` is the next.
-    """
-    i = np.flatnonzero(mask)
-    if i.size:
-        buf[i, count[i] % buf.shape[1]] = values[i]
-        count[i] += 1
-
-
-def ring_sum(buf: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) sum and number of the values each ring holds (unwritten slots are 0 and not counted)."""
-    return buf.sum(1), np.minimum(count, buf.shape[1])
-
-
-class Measures:
-    """Per-lifetime running counts: episodes, rewards, and the bundled games' measures.
-
-    ``window()`` returns the figures since the last call and starts a new window; ``episodes``
-    keeps every finished episode's (length, return) for trailing means.
-
-    The games' measures are over each lifetime's last events, not over the log window, so they read
-    right at any skill and hold steady (a window of 1,000 steps sees ~11 Pong arrivals, and a Flappy
-    bird that passes 100 pipes a life crashes in few windows at all):
-
-    - Pong ``hit_rate``: hits / arrivals over the last ``ARRIVALS`` ball arrivals (hit or miss).
-    - Flappy Bird ``pipes_per_life``: the mean pipes of the last ``LIVES`` lives (a life ends at a
-      crash). The life going on counts too once it has passed more pipes than that mean (and alone
-      before the first crash), so a bird that stops crashing shows a growing figure, not a window's
-      pipe count: with lives p_1..p_k and the current life's c pipes,
-      ``mean(p) if c <= mean(p) else (sum(p) + c) / (k + 1)``.
-
-    Both are (N, K) ring buffers updated with array operations: memory constant over a lifetime.
-    """
-
-    def __init__(self, n: int):
-        self.n = n
-        self.ep_len = np.zeros(n, np.int64)
-        self.ep_ret = np.zeros(n)
-        self.episodes: list[list[tuple[int, float]]] = [[] for _ in range(n)]
-        self.arrivals = np.zeros((n, ARRIVALS))  # 1 hit, 0 miss
-        self.n_arrivals = np.zeros(n, np.int64)
-        self.lives = np.zeros((n, LIVES))  # pipes of each finished life
-        self.n_lives = np.zeros(n, np.int64)
-        self.life_pipes = np.zeros(n)  # pipes of the life going on
-        self._zero()
-
-    def _zero(self) -> None:
-        self.steps = 0
-        self.reward = np.zeros(self.n)
-
-    def update(self, reward: np.ndarray, done: np.ndarray, info: dict) -> None:
-        self.steps += 1
-        self.reward += reward
-        self.ep_len += 1
-        self.ep_ret += reward
-        ev = info.get("event")  # (N,) names or None (falsy)
-        if ev is not None and np.count_nonzero(ev):  # most steps have no event
-            self.events(ev)
-        if not np.count_nonzero(done):  # most steps end no episode
-            return
-        for i in done.nonzero()[0]:
-            self.episodes[i].append((int(self.ep_len[i]), float(self.ep_ret[i])))
-            self.ep_len[i] = 0
-            self.ep_ret[i] = 0.0
-
-    def events(self, ev: np.ndarray) -> None:
-        """Take the step's (N,) event names: Pong's hit / miss, Flappy Bird's pipe / crash."""
-        hit, miss = ev == "hit", ev == "miss"
-        ring_push(self.arrivals, self.n_arrivals, hit | miss, hit.astype(np.float64))
-        crash = ev == "crash"
-        self.life_pipes += ev == "pipe"
-        ring_push(self.lives, self.n_lives, crash, self.life_pipes)
-        self.life_pipes[crash] = 0.0
-
-    def game(self) -> dict[str, np.ndarray]:
-        """(N,) game measures so far: hit_rate (Pong), pipes_per_life (Flappy); see the class docstring."""
-        out = {}
-        if self.n_arrivals.any():
-            hits, k = ring_sum(self.arrivals, self.n_arrivals)
-            out["hit_rate"] = np.where(k > 0, hits / np.maximum(k, 1), np.nan)
-        if self.n_lives.any() or self.life_pipes.any():
-            pipes, k = ring_sum(self.lives, self.n_lives)
-            c = self.life_pipes
-            done_lives = np.where(k > 0, pipes / np.maximum(k, 1), -np.inf)
-            out["pipes_per_life"] = np.where(c > done_lives, (pipes + c) / (k + 1), done_lives)
-        return out
-
-    def window(self) -> dict[str, np.ndarray]:
-        """(N,) figures: reward_rate over the window, and the game's measures (:meth:`game`)."""
-        out = {"reward_rate": self.reward / max(self.steps, 1), **self.game()}
-        self._zero()
-        return out
-
-    def trailing(self, k: int = 100) -> tuple[np.ndarray, np.ndarray]:
-        """Mean length and return of each lifetime's last k episodes (nan before its first)."""
-        lens = np.array([np.mean([e[0] for e in eps[-k:]]) if eps else np.nan for eps in self.episodes])
-        rets = np.array([np.mean([e[1] for e in eps[-k:]]) if eps else np.nan for eps in self.episodes])
-        return lens, rets
-
-
-def learning_reward(kind: str, reward: np.ndarray, terminated: np.ndarray) -> np.ndarray:
-    """"env": the environment's reward; "failure": -1 when an episode terminates, else 0."""
-    if kind == "env":
-        return reward
-    if kind == "failure":
-        return -terminated.astype(np.float64)
-    raise ValueError(f"unknown reward {kind!r}; allowed: 'env', 'failure'")
-
-
-def run(agent, learner, env: gym.vector.VectorEnv, obs, steps: int, reward: str = "env",
-        measures: Measures | None = None, every: int = 0,
-        callback: Callable[[int, Measures], None] | None = None, start: int = 0):
-    """Run ``steps`` steps of N lifetimes: act, step the games, learn. Returns (measures, last obs).
-
-    ``callback(t, measures)`` is called every ``every`` steps (t counts from ``start``).
-    """
-    measures = measures or Measures(env.num_envs)
-    for t in range(start, start + steps):
-        action = agent.act(obs)
-        obs, r, terminated, truncated, info = env.step(action)
-        learner.step(learning_reward(reward, r, terminated), terminated, obs, truncated)
-        measures.update(r, terminated | truncated, info)
-        if every and (t + 1) % every == 0 and callback is not None:
-            callback(t + 1, measures)
-    return measures, obs
+# (the loop itself: tracerl.learners.run.loop.loop; the name ``loop`` here is that module)
+__all__ = ["BUNDLED", "GAMES", "Callback", "GameMeasure", "LoopState", "Measures", "SameStepSyncVectorEnv",
+           "learning_reward", "make_env", "measure_of", "run"]

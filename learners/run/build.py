@@ -1,0 +1,74 @@
+"""Building a run's games, agent and learner from its resolved settings (:mod:`.settings`).
+
+    env = build_env(config, n=config["lifetimes"], singles=False, render=False)
+    agent = build_agent(config, env)
+    learner = build_learner(config, agent)
+    compile_step(agent, learner)        # torch.compile, the agent's forward once
+
+What the user got wrong (an env that cannot be made, spaces a policy cannot take, a keyword the
+agent or learner refuses) raises :class:`UsageError` in one line.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+from gymnasium.vector import AutoresetMode
+
+from tracerl.agents import make_agent
+from tracerl.agents.policy import check_spaces
+from tracerl.learners import make_learner
+from tracerl.learners.run.games import BUNDLED, make_env
+from tracerl.learners.run.settings import UsageError, one_line
+
+
+def build_env(config: dict, n: int, singles: bool, render: bool) -> gym.vector.VectorEnv:
+    """N games. ``singles``: always N single games (a SyncVectorEnv), so one can be drawn."""
+    env_id, kwargs = config["env"], dict(config["env_kwargs"])
+    if render:
+        kwargs["render_mode"] = "rgb_array"
+    try:
+        if singles and env_id in BUNDLED and n >= 4:  # make_env would batch them natively
+            return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
+                                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **kwargs)
+        return make_env(env_id, n, **kwargs)
+    except Exception as e:  # a missing extra (box2d), an unknown env keyword, ...
+        raise UsageError(f"cannot make {env_id} with {config['env_kwargs'] or 'its defaults'}: {one_line(e)}")
+
+
+def build_agent(config: dict, env: gym.vector.VectorEnv, n: int | None = None, seed: int | None = None):
+    try:
+        check_spaces(env.single_observation_space, env.single_action_space)
+    except ValueError as e:
+        raise UsageError(f"{config['env']}: {one_line(e)}")
+    try:
+        return make_agent(config["agent"], env.single_observation_space, env.single_action_space,
+                          n=n or config["lifetimes"], seed=config["seed"] if seed is None else seed,
+                          **config["agent_kwargs"])
+    except (ValueError, TypeError) as e:
+        raise UsageError(one_line(e))
+
+
+def build_learner(config: dict, agent):
+    try:
+        return make_learner(config["learner"], agent, **config["learner_kwargs"])
+    except (ValueError, TypeError) as e:
+        raise UsageError(one_line(e))
+
+
+def compile_step(agent, learner=None) -> None:
+    """Compile the per-step work with torch.compile: the learner's step, which compiles the agent's
+    forward where it does not run it itself (``learner.compile()``), or, without a learner, the
+    agent's forward (``agent.compile()``)."""
+    if learner is not None:
+        learner.compile()
+    else:
+        agent.compile()
+
+
+def freeze(agent) -> None:
+    """No plasticity outside the learner either: homeostasis off, running input statistics fixed."""
+    if hasattr(agent, "homeostasis"):
+        agent.homeostasis = 0.0
+    for module in agent.modules():
+        if isinstance(getattr(module, "update", None), bool):
+            module.update = False
