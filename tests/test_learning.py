@@ -144,6 +144,24 @@ def test_nan_stops_learning_with_clear_error_and_keeps_last_good_weights():
         assert torch.isfinite(w).all()
 
 
+def test_episodic_games_batched_natively_teach_what_single_games_teach():
+    """Episodes end and restart in the same step in both kinds of batch, so a learner sees the same
+    transitions (none from a finished episode's last observation) and learns the same weights.
+    (Before, the native batch reset a game on the step after its end, and the learner trained on a
+    transition from the terminal observation to that reset.)"""
+    weights = []
+    for singles in (False, True):
+        env = make_env("flappy", 4, singles=singles, episodic=True)
+        obs, _ = env.reset(seed=3)
+        agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=4, seed=3, hidden=16)
+        learner = make_learner("eprop", agent, signal="td")
+        measures, _ = run(agent, learner, env, obs, 400)
+        assert sum(len(e) for e in measures.episodes) >= 4  # episodes ended in both batches
+        weights.append({k: w.clone() for k, w in agent.weights().items()})
+    for k in weights[0]:
+        torch.testing.assert_close(weights[0][k], weights[1][k], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("kwargs", [
     {"neuron": "alif"}, {"recurrent": True}, {"hidden": [16, 12]}, {"encoder": "population"},
     {"feedback": "random"}, {"neuron": "alif", "recurrent": True, "ticks": 2},

@@ -12,25 +12,21 @@ agent or learner refuses) raises :class:`UsageError` in one line.
 from __future__ import annotations
 
 import gymnasium as gym
-from gymnasium.vector import AutoresetMode
 
 from tracerl.agents import make_agent
 from tracerl.agents.policy import check_spaces
 from tracerl.learners import make_learner
-from tracerl.learners.run.games import BUNDLED, make_env
+from tracerl.learners.run.games import make_env
 from tracerl.learners.run.settings import UsageError, one_line
 
 
 def build_env(config: dict, n: int, singles: bool, render: bool) -> gym.vector.VectorEnv:
-    """N games. ``singles``: always N single games (a SyncVectorEnv), so one can be drawn."""
+    """N games (:func:`~tracerl.learners.run.games.make_env`); ``singles``: N single games, so one can be drawn."""
     env_id, kwargs = config["env"], dict(config["env_kwargs"])
     if render:
         kwargs["render_mode"] = "rgb_array"
     try:
-        if singles and env_id in BUNDLED and n >= 4:  # make_env would batch them natively
-            return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
-                                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **kwargs)
-        return make_env(env_id, n, **kwargs)
+        return make_env(env_id, n, singles=singles, **kwargs)
     except Exception as e:  # a missing extra (box2d), an unknown env keyword, ...
         raise UsageError(f"cannot make {env_id} with {config['env_kwargs'] or 'its defaults'}: {one_line(e)}")
 

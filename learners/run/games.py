@@ -22,22 +22,22 @@ from tracerl import envs
 BUNDLED = set(envs.BUNDLED)
 
 
-def make_env(name: str, n: int = 1, **env_kwargs) -> gym.vector.VectorEnv:
-    """N copies of an environment behind Gymnasium's vector API, same-step autoreset where it applies.
+def make_env(name: str, n: int = 1, singles: bool = False, **env_kwargs) -> gym.vector.VectorEnv:
+    """N copies of an environment behind Gymnasium's vector API, with same-step autoreset.
 
-    Bundled games run natively batched (N >= 4) or as N single games; other ids as a SyncVectorEnv.
-    ``env.reset(seed=s)`` seeds game i with ``s + i``, as lifetime i of an agent seeded s is.
+    Bundled games run natively batched for N >= 4 (unless ``singles``: N single games, so that one
+    can be drawn), else as N single games; other ids as a SyncVectorEnv. ``env.reset(seed=s)``
+    seeds game i with ``s + i``, as lifetime i of an agent seeded s is. Every kind gives the same
+    trajectories.
     """
     env_id = envs.resolve_id(name)
-    if env_id in BUNDLED and n >= 4:
-        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
-    elif env_id in BUNDLED:
-        vec = SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
-                                    autoreset_mode=AutoresetMode.SAME_STEP)
-    else:
-        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
-                           vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
-    return vec
+    if env_id in BUNDLED and n >= 4 and not singles:
+        return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
+    if env_id in BUNDLED:
+        return SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
+                                     autoreset_mode=AutoresetMode.SAME_STEP)
+    return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
 
 
 class SameStepSyncVectorEnv(gym.vector.SyncVectorEnv):
