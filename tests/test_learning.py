@@ -1,6 +1,7 @@
 """Agents and learners: batching, state round trips, NaN guard, variants, errors, a small learning check."""
 
 import gc
+import math
 import os
 
 import numpy as np
@@ -184,26 +185,79 @@ def test_pixel_observations_use_the_pixel_encoder():
     assert agent.x.abs().sum() > 0
 
 
-def test_learner_options_run():
-    for kw in ({"optimizer": "rms"}, {"reward_scale": True}, {"bound_kappa": 0.0, "lr": 1e-3},
-               {"lambda_schedule": "linear", "lambda_end": 0.99, "lambda_steps": 100},
-               {"lambda_schedule": "plateau", "lambda_end": 0.99}):
-        _, agent, learner = pong_lifetimes(2, seed=0, steps=120, learner_kwargs=kw)
-        assert all(torch.isfinite(w).all() for w in agent.weights().values())
-    assert learner.schedule.lam.shape == (2,)
+def one_learning_step(**learner_kwargs):
+    """A fresh spiking agent's weight change from one step with reward 1 (the greedy advantage: 1)."""
+    agent = SpikingPolicy(BOX, spaces.Discrete(3), n=1, seed=0, hidden=16, input_scale=3.0)
+    learner = EProp(agent, **{"signal": "greedy", "lr": 1e-3, "entropy": 0.0, "reward_scale": False, **learner_kwargs})
+    obs = np.random.default_rng(0).uniform(-1, 1, (22, 1, 6)).astype(np.float32)
+    for t in range(20):  # activity first, with nothing to learn (the encoder normalises what it saw)
+        agent.act(obs[t])
+        learner.step(np.zeros(1), np.zeros(1, bool), obs[t + 1])
+    agent.act(obs[20])
+    before = {k: w.clone() for k, w in agent.weights().items()}
+    learner.step(np.ones(1), np.zeros(1, bool), obs[21])
+    return {k: (w - before[k]).abs() for k, w in agent.weights().items()}
 
 
-def test_lambda_schedule_widens_the_horizon():
+def test_rms_moves_every_weight_by_the_same_step_at_first():
+    """optimizer="rms" (RMSprop): from fresh moments the first update of each weight with a gradient
+    is lr / sqrt(1 - rms_beta), whatever the gradient's size; sgd's steps follow the gradient."""
+    rms = one_learning_step(optimizer="rms", rms_beta=0.99, bound_kappa=0.0)["w_out"]
+    moved = rms[rms > 0]
+    assert moved.numel() >= 10
+    torch.testing.assert_close(moved, torch.full_like(moved, 1e-3 / math.sqrt(1 - 0.99)), rtol=1e-3, atol=0)
+    sgd = one_learning_step(optimizer="sgd", bound_kappa=0.0)["w_out"]
+    assert sgd[sgd > 0].std() > 0.1 * sgd[sgd > 0].mean()
+
+
+def test_reward_scaling_makes_learning_blind_to_the_reward_scale():
+    """reward_scale=True divides rewards by a running std of the return: rewards x100 teach the same
+    weights; without it they teach other ones."""
+    rng = np.random.default_rng(1)
+    obs = rng.uniform(-1, 1, (200, 2, 6)).astype(np.float32)
+    rewards = rng.choice([0.0, 0.0, 1.0, -1.0], (200, 2))
+    rewards[0] = 0.0  # the scaler's first step passes the reward as it is
+
+    def learn(scale: float, reward_scale: bool) -> dict:
+        agent = SpikingPolicy(BOX, spaces.Discrete(3), n=2, seed=4, hidden=16)
+        learner = EProp(agent, signal="td", lr=0.01, reward_scale=reward_scale)
+        for t in range(200):
+            agent.act(obs[t])
+            learner.step(scale * rewards[t], np.zeros(2, bool), obs[(t + 1) % 200])
+        return {k: w.clone() for k, w in agent.weights().items()}
+
+    a, b = learn(1.0, True), learn(100.0, True)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-5)
+    a, b = learn(1.0, False), learn(100.0, False)
+    assert not torch.allclose(a["w_out"], b["w_out"], rtol=1e-2, atol=1e-4)
+
+
+def test_lambda_schedules_widen_the_trace_the_learner_uses():
+    """"linear": the learner's lambda goes from trace_lambda to lambda_end over lambda_steps steps,
+    its horizon 1 / (1 - lambda) geometrically; "plateau": the horizon grows by ``factor`` after
+    ``patience`` steps without a better reward rate, and not while the rate keeps improving."""
     from tracerl.learners.common import LambdaSchedule
 
-    lin = LambdaSchedule(2, 0.5, "linear", lam_end=0.99, steps=100)
-    for _ in range(100):
-        lin.update(torch.zeros(2))
-    torch.testing.assert_close(lin.lam, torch.full((2,), 0.99))
-    plateau = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, window=10)
-    for _ in range(50):
-        plateau.update(torch.zeros(1))  # reward rate flat: the horizon grows
-    assert 0.5 < float(plateau.lam) <= 0.95
+    agent = SpikingPolicy(BOX, spaces.Discrete(3), n=2, seed=0, hidden=16)
+    learner = EProp(agent, signal="greedy", trace_lambda=0.5, lambda_schedule="linear", lambda_end=0.99,
+                    lambda_steps=100)
+    obs, lams = np.zeros((2, 6), np.float32), []
+    for _ in range(150):
+        agent.act(obs)
+        lams.append(float(learner.step(np.zeros(2), np.zeros(2, bool), obs)["lambda"][0]))
+    horizon = 1 / (1 - np.array(lams))
+    assert lams[0] == 0.5 and np.all(np.diff(lams[:101]) > 0) and lams[100:] == pytest.approx([0.99] * 50)
+    assert horizon[50] == pytest.approx(np.sqrt(2 * 100), rel=1e-4)  # halfway: the geometric mean of 2 and 100
+
+    flat = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, patience=10, factor=1.5)
+    for t in range(1, 12):
+        flat.update(torch.zeros(1))
+        assert float(flat.lam) == pytest.approx(0.5 if t <= 10 else 1 - 1 / 3), t  # horizon 2 -> 3 at t = 11
+    rising = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, patience=10, tol=0.0)
+    for t in range(1, 60):
+        rising.update(torch.full((1,), float(t)))
+    assert float(rising.lam) == 0.5
 
 
 def test_unsupported_spaces_and_bad_settings_are_refused():
