@@ -26,7 +26,7 @@ class MLPPolicy(Policy):
 
     def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete, hidden: int | Sequence[int] = 64,
                  n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
-                 out_scale: float = 0.1, encoder_kwargs: dict | None = None, **_ignored):
+                 out_scale: float = 0.1, encoder_kwargs: dict | None = None):
         super().__init__(observation_space, action_space, n, seed, temperature)
         size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
         if encoder == "auto":

@@ -39,7 +39,7 @@ class Reflect(nn.Module):
 
     def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.01, trace_lambda: float = 0.9,
                  entropy: float = 0.01, baseline_beta: float = 0.99, sparse_baseline: bool = True,
-                 bound_kappa: float = 0.5, **_ignored):
+                 bound_kappa: float = 0.5):
         super().__init__()
         if signal != "greedy":
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")

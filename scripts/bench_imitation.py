@@ -34,7 +34,7 @@ from tracerl.envs.scripted import SCRIPTED
 from tracerl.learners.presets import preset
 from tracerl.learners.run import make_env
 from tracerl.learners.run.loop import Callback, loop
-from tracerl.learners.run.settings import parse_value
+from tracerl.learners.run.settings import applicable, parse_value
 
 
 class Imitation:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     if env_id not in SCRIPTED:
         fail(f"--env {args.env!r} has no scripted policy; allowed: "
              f"{', '.join(repr(k) for k, v in envs.ALIASES.items() if v in SCRIPTED)}")
-    cfg = preset(env_id)["agent"]
+    cfg = applicable(AGENTS[args.agent], preset(env_id)["agent"])
     keys = set(inspect.signature(AGENTS[args.agent]).parameters) - {"observation_space", "action_space", "n", "seed"}
     for item in args.set:
         key, _, value = item.partition("=")

@@ -35,6 +35,7 @@ from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
 from tracerl.learners.ranges import check_range, check_ranges
 from tracerl.learners.run import BUNDLED, Measures, make_env, run
+from tracerl.learners.run.settings import applicable
 
 
 
@@ -85,6 +86,8 @@ def main() -> None:
     try:  # names and ranges (learners/ranges.py) before anything starts: one line, exit code 2
         env_id = envs.resolve_id(args.env)
         cfg = preset(env_id, args.learner, args.signal, tuned=not args.defaults)
+        cfg["agent"] = applicable(AGENTS[args.agent], cfg["agent"])
+        cfg["learner"] = applicable(LEARNERS[args.learner], cfg["learner"])
         agent_keys = set(inspect.signature(AGENTS[args.agent]).parameters)
         for item in args.set:
             key, _, value = item.partition("=")

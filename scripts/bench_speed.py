@@ -19,10 +19,11 @@ import time
 import torch
 
 from tracerl import envs
-from tracerl.agents import make_agent
-from tracerl.learners import make_learner
+from tracerl.agents import AGENTS, make_agent
+from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
 from tracerl.learners.run import Measures, make_env, run
+from tracerl.learners.run.settings import applicable
 
 
 def rss_mb() -> float:
@@ -56,8 +57,8 @@ def main() -> None:
         cfg["agent"]["hidden"] = args.hidden
         cfg["learner"]["signal"] = args.signal
         agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=n, seed=0,
-                           **cfg["agent"])
-        learner = make_learner(args.learner, agent, **cfg["learner"])
+                           **applicable(AGENTS[args.agent], cfg["agent"]))
+        learner = make_learner(args.learner, agent, **applicable(LEARNERS[args.learner], cfg["learner"]))
         t0 = time.time()
         if not args.no_compile:
             learner.compile()  # and the agent's forward, once (in the learner's step for td)

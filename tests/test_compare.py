@@ -156,7 +156,7 @@ def test_bench_vs_baselines_steps_to_bar():
 
 def test_bptt_memory_bench_table(tmp_path, capsys):
     out = tmp_path / "bptt.md"
-    assert bench_bptt_memory.main(["--windows", "10", "20", "--steps", "40", "--warmup", "5", "--hidden", "16",
+    assert bench_bptt_memory.main(["--truncations", "10", "20", "--steps", "40", "--warmup", "5", "--hidden", "16",
                                    "--no-compile", "--out", str(out)]) == 0
     rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| eprop")
             or line.startswith("| bptt")]

@@ -350,8 +350,8 @@ def test_pong_hit_rate_over_the_last_100_arrivals_is_steady():
 
 
 @pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
-@pytest.mark.parametrize("learner_name,kwargs", [("reflect", {}), ("bptt", {"window": 20}),
-                                                 ("bptt", {"window": 20, "signal": "td"})])
+@pytest.mark.parametrize("learner_name,kwargs", [("reflect", {}), ("bptt", {"truncation": 20}),
+                                                 ("bptt", {"truncation": 20, "signal": "td"})])
 def test_reflect_and_bptt_learn_without_keeping_graphs(agent_name, learner_name, kwargs):
     env = make_env("pong", 2)
     obs, _ = env.reset(seed=0)
@@ -362,15 +362,15 @@ def test_reflect_and_bptt_learn_without_keeping_graphs(agent_name, learner_name,
     changed = [k for k, w in agent.weights().items() if not torch.allclose(w, before[k])]
     assert changed, "no weight moved"
     assert all(torch.isfinite(w).all() for w in agent.weights().values())
-    for name, buf in agent.named_buffers():  # after a window / event the graph is gone
+    for name, buf in agent.named_buffers():  # after T steps / an event the graph is gone
         assert buf.grad_fn is None or learner_name == "bptt" and len(learner._r) > 0, name
 
 
-def test_bptt_holds_its_window_then_drops_it():
+def test_bptt_holds_its_graph_for_truncation_steps_then_drops_it():
     env = make_env("CartPole-v1", 2)
     obs, _ = env.reset(seed=0)
     agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=2, hidden=16)
-    learner = make_learner("bptt", agent, window=30)
+    learner = make_learner("bptt", agent, truncation=30)
     run(agent, learner, env, obs, 29, reward="failure")
     assert len(learner._logp) == 29 and learner._logp[-1].grad_fn is not None
     w = agent.w_out.detach().clone()

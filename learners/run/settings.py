@@ -39,6 +39,8 @@ SESSION_DEFAULTS: dict[str, Any] = {
 AGENT_FLAGS = ("hidden", "neuron", "recurrent", "ticks", "tau_mem", "tau_out", "encoder", "feedback", "temperature")
 LEARNER_FLAGS = ("signal", "lr", "trace_lambda", "entropy", "gamma", "bound_kappa")
 SECTIONS = {"agent_kwargs": "agent", "learner_kwargs": "learner", "env_kwargs": "env"}
+# Keywords renamed since (old name: new name), still taken from flags, config files and checkpoints.
+RENAMED = {"window": "truncation"}  # bptt's T steps: "window" means the live window alone
 # A resumed run continues the same lifetimes: these settings cannot change.
 FIXED_ON_RESUME = ("env", "agent", "learner", "lifetimes", "seed", "reward", "env_kwargs", "agent_kwargs")
 
@@ -99,6 +101,14 @@ def class_params(cls) -> list[str]:
     skip = {"self", "observation_space", "action_space", "n", "seed", "agent"}
     return [p.name for p in inspect.signature(cls).parameters.values()
             if p.name not in skip and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def applicable(cls, preset_kwargs: dict) -> dict:
+    """The keywords of a preset (written for the spiking agent and eprop) that ``cls`` takes: a
+    preset applies to any agent or learner, while a keyword a user names must exist
+    (the classes take no catch-all ``**kwargs``)."""
+    params = set(class_params(cls))
+    return {k: v for k, v in preset_kwargs.items() if k in params}
 
 
 def class_default(cls, name: str) -> Any:
@@ -204,6 +214,10 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
                                      f"run continues the same lifetimes")
         config.update({k: v for k, v in run.items() if k not in ("env", "agent", "learner")})
 
+    for kwargs in (loose, sections["learner"], config["learner_kwargs"]):
+        for old, new in RENAMED.items():
+            if old in kwargs:
+                kwargs[new] = kwargs.pop(old)
     agent_params = class_params(AGENTS[config["agent"]])
     learner_params = class_params(LEARNERS[config["learner"]])
     for key, value in loose.items():
