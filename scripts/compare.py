@@ -26,7 +26,7 @@ one batch of lifetimes share their wall-clock.
 The table (printed as markdown, written as CSV beside the PNG): per group and seed the final
 figure, the mean of the values logged in the last --final-steps steps (default: 20k for Pong's
 hit rate, 50k for Flappy Bird's pipes per life, as bench_learning.py's SUMMARY lines; else the last
-value: trailing-100 means are windowed already; the games' measures are over their last 100
+value: trailing-100 means are over their last episodes already; the games' measures are over their last 100
 arrivals or 20 lives, learners.run.Measures); over the seeds their interquartile mean (IQM) with a
 95% percentile-bootstrap confidence interval, as rliable computes them for one task (Agarwal et al.
 2021).

@@ -86,7 +86,7 @@ def build_parser() -> Parser:
     g = p.add_argument_group("logging and checkpoints")
     opt(g, "--logdir", "runs", "where runs are written", metavar="DIR")
     opt(g, "--run-name", "{env}__{learner}__{seed}__{unix time}", "name of the run directory", metavar="NAME")
-    opt(g, "--log-every", "1000", "steps per logged point (windowed means)", type=int, metavar="STEPS")
+    opt(g, "--log-every", "1000", "steps per logged point (means over them)", type=int, metavar="STEPS")
     opt(g, "--hist-every", "50000", "steps between weight histograms (0: never)", type=int, metavar="STEPS")
     opt(g, "--checkpoint-every", "100000", "steps between checkpoints (0: only at the end and on Ctrl-C)",
         type=int, metavar="STEPS")

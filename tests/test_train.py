@@ -7,6 +7,7 @@ and Ctrl-C.
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -612,3 +613,19 @@ def test_a_near_miss_names_the_nearest_environment(tmp_path, capsys, name, hint)
 def test_cartpole_short_name_works_in_train_as_in_the_benchmarks(tmp_path):
     assert run(tmp_path, "--env", "cartpole", "--steps", "20") == 0
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["env"] == "CartPole-v1"
+
+
+@pytest.mark.parametrize("fixture, run_dir, learner", [("before_issue13_pong.pt", "p1", "eprop"),
+                                                        ("before_issue13_bptt__mean.pt", "b2__mean", "bptt")])
+def test_checkpoints_written_before_the_tracerl_package_resume(tmp_path, fixture, run_dir, learner):
+    """Checkpoints train.py wrote before issue 13 (tests/data: 300 steps of Pong, one lifetime; 300 of
+    CartPole with bptt, two, its keyword still "window") continue in the new code."""
+    folder = tmp_path / run_dir
+    folder.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / fixture, folder / "checkpoint.pt")
+    assert load_checkpoint(str(folder / "checkpoint.pt"))["step"] == 300
+    assert train.main(["--resume", str(folder / "checkpoint.pt"), "--steps", "400", "--no-compile"]) == 0
+    ckpt = load_checkpoint(str(folder / "checkpoint.pt"))
+    assert ckpt["step"] == 400 and ckpt["config"]["learner"] == learner
+    if learner == "bptt":
+        assert ckpt["config"]["learner_kwargs"]["truncation"] == 100 and "window" not in ckpt["config"]["learner_kwargs"]

@@ -200,7 +200,7 @@ def train_argv(base: dict, setting: dict) -> list[str]:
     return argv
 
 
-def tail_windows(base: dict) -> int:
+def tail_points(base: dict) -> int:
     return max(1, math.ceil(base["tail"] * base["steps"] / base["log_every"]))
 
 
@@ -248,7 +248,7 @@ class Report(Callback):
     def __init__(self, base: dict, send: Callable[[dict], None]):
         self.base, self.send, self.tag = base, send, measure_of(base["env_id"]).tag
         self.history: list[np.ndarray] = []
-        self.k, self.t0, self.last = tail_windows(base), time.perf_counter(), {}
+        self.k, self.t0, self.last = tail_points(base), time.perf_counter(), {}
 
     def on_log(self, state: LoopState, figures: dict) -> None:
         self.history.append(np.asarray(figures.get(self.tag, np.full(self.base["seeds"], np.nan)), np.float64))
