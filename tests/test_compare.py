@@ -120,6 +120,7 @@ def test_a_path_without_runs_exits_2(runs, tmp_path, capsys, what):
     assert str(path) in one_error_line(capsys)
 
 
+@pytest.mark.slow
 def test_bench_vs_baselines_side_by_side(tmp_path, capfd):
     pytest.importorskip("stable_baselines3")
     bench_vs_baselines = script("bench_vs_baselines")

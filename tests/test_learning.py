@@ -67,6 +67,7 @@ def _rss_mb() -> float:
     raise RuntimeError("no VmRSS")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_memory_stays_constant_over_200k_learning_steps():
     torch.set_num_threads(1)
@@ -86,6 +87,7 @@ def test_memory_stays_constant_over_200k_learning_steps():
     assert int(learner.steps) == 200_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal", ["td", "greedy"])
 def test_compiled_step_follows_the_eager_lifetime(signal):
     """compile() (Dynamo once, then the compiled graph called directly) computes what eager does."""
@@ -277,6 +279,7 @@ def test_unsupported_spaces_and_bad_settings_are_refused():
         make_learner("ppo", MLPPolicy(BOX, spaces.Discrete(3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
 def test_td_learns_cartpole_on_a_small_budget(agent_name):
     """Fixed seeds, 8k steps: mean episode length at least doubles from the first episodes."""
@@ -424,6 +427,7 @@ def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
     assert abs(np.mean(values) - 1 / (1 - gamma * 0.95)) < 1.0, np.mean(values)
 
 
+@pytest.mark.slow
 def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward():
     """No preset, CartPole's own +1 per step (a dense, same-signed reward that used to drive every
     lifetime to one action within a few hundred steps): 3 lifetimes, 20k steps."""

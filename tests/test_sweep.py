@@ -139,6 +139,7 @@ def test_bootstrap_interval_and_ranking():
 
 
 # -- sweeps on Ray -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ray_address):
     # a grid of two critic step sizes (1e39 fails at once), a learning rate drawn for each, ASHA on
     code = sweep.main(["--env", "pong", "--grid", "critic_lr=0.05,1e39 lr=loguniform:0.005:0.02", "--random", "1",
@@ -177,6 +178,7 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
     assert not list(path.glob("tune_*/events.out.tfevents*"))
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(tmp_path, ray_address):
     path = tmp_path / "r"
     cmd = [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--address", ray_address]

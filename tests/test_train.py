@@ -359,6 +359,7 @@ def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, ca
     assert not (tmp_path / "run" / "checkpoint.pt.tmp").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_readable_events(tmp_path):
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--env", "pong", "--steps", "1000000", *SMALL,
            "--checkpoint-every", "50", "--logdir", str(tmp_path), "--run-name", "s"]
