@@ -70,13 +70,13 @@ def test_figure_and_table_group_seeds_and_skip_the_aggregates(runs, tmp_path):
         assert sorted(float(v) for v in r["per_seed"].split()) == pytest.approx(sorted(expected), rel=1e-3)
 
 
-def test_labels_group_by_and_final_window(runs, tmp_path):
+def test_labels_group_by_and_final_steps(runs, tmp_path):
     png = tmp_path / "a.png"
     assert compare.main([str(runs / "CartPole-v1__*"), "--label", "all=*CartPole*", "--out", str(png), "--x", "steps"]) == 0
     (row,) = read_table(png)
     assert row["group"] == "all" and row["seeds"] == "4"
     assert compare.main([str(runs), "--group-by", "run", "--out", str(png), "--x", "time",
-                         "--tag", "charts/reward_rate", "--final-window", "200"]) == 0
+                         "--tag", "charts/reward_rate", "--final-steps", "200"]) == 0
     rows = read_table(png)
     assert len(rows) == 4 and all(r["seeds"] == "1" for r in rows)
     for r in rows:  # the mean of the values logged in the last 200 steps: at 300 and 400
@@ -84,6 +84,7 @@ def test_labels_group_by_and_final_window(runs, tmp_path):
         steps, _, values = run.series("charts/reward_rate")
         assert float(r["iqm"]) == pytest.approx(values[steps > 200].mean())
         assert list(steps[steps > 200]) == [300, 400]
+    assert compare.build_parser().parse_args(["x", "--final-window", "200"]).final_steps == 200  # the old name
 
 
 @pytest.mark.parametrize("name, group", [
