@@ -185,6 +185,15 @@ class Policy(nn.Module):
         """Zero the activity of the masked lifetimes (each policy's own state; see ``reset_state``)."""
         raise NotImplementedError
 
+    def freeze(self) -> "Policy":
+        """Stop the agent's own plasticity, the one outside any learner (the encoder's running input
+        statistics; the spiking policy's homeostatic biases too): a saved lifetime then plays as it
+        was saved (watch.py without --learn). Returns self; compile after, not before."""
+        for module in self.modules():
+            if module is not self and isinstance(getattr(module, "update", None), bool):
+                module.update = False
+        return self
+
     def stats(self) -> dict[str, torch.Tensor]:
         """(N,) per-lifetime figures for logging: firing rates, weight norms."""
         return {f"weight_norm/{k}": v.flatten(1).norm(dim=1) for k, v in self.weights().items()}

@@ -296,6 +296,10 @@ class SpikingPolicy(Policy):
             t.masked_fill_(mask[:, None], 0.0)
         self.encoder.reset_lifetimes(mask)
 
+    def freeze(self) -> "SpikingPolicy":
+        self.homeostasis = 0.0
+        return super().freeze()
+
     def stats(self) -> dict[str, torch.Tensor]:
         out = super().stats()
         for i, layer in enumerate(self.layers):

@@ -21,7 +21,7 @@ import sys
 import torch
 
 from tracerl.learners.ranges import check_range
-from tracerl.learners.run.build import build_agent, build_env, build_learner, freeze
+from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.callbacks import Current, LiveCallback
 from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime, to_numpy
 from tracerl.learners.run.live import GameView, LiveWindow, check_record_path
@@ -93,7 +93,7 @@ def watch(args: argparse.Namespace) -> int:
         if learner is not None:
             learner.reset_traces()
     if learner is None:
-        freeze(agent)
+        agent.freeze()
 
     import pygame
 

@@ -170,3 +170,16 @@ def test_statistics_over_seeds():
     history = [np.array([1.0, np.nan]), np.array([3.0, np.nan]), np.array([5.0, 2.0])]
     assert np.allclose(trailing_mean(history, 2), [4.0, 2.0])
     assert np.isnan(trailing_mean(history[:2], 2)[1])
+
+
+def test_a_frozen_agent_keeps_its_own_plasticity_still():
+    """freeze(): no learner, and neither homeostasis nor the encoder's running statistics move."""
+    env = make_env("pong", 2)
+    obs, _ = env.reset(seed=0)
+    agent = SpikingPolicy(env.single_observation_space, env.single_action_space, n=2, hidden=8).freeze()
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    loop(agent, None, env, obs, 50)
+    after = agent.state_dict()
+    for key in ("layers.0.bias", "encoder.mean", "encoder.m2", "encoder.count", "w_out"):
+        assert torch.equal(after[key], before[key]), key
+    assert not torch.equal(after["layers.0.v"], before["layers.0.v"])  # it plays: activity goes on

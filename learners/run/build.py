@@ -59,12 +59,3 @@ def compile_step(agent, learner=None) -> None:
         learner.compile()
     else:
         agent.compile()
-
-
-def freeze(agent) -> None:
-    """No plasticity outside the learner either: homeostasis off, running input statistics fixed."""
-    if hasattr(agent, "homeostasis"):
-        agent.homeostasis = 0.0
-    for module in agent.modules():
-        if isinstance(getattr(module, "update", None), bool):
-            module.update = False
