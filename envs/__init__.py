@@ -27,8 +27,9 @@ BUNDLED = ("tracerl/Pong-v0", "tracerl/FlappyBird-v0")  # the games of this pack
 ALIASES = {"pong": "tracerl/Pong-v0", "flappy": "tracerl/FlappyBird-v0", "cartpole": "CartPole-v1",
            "acrobot": "Acrobot-v1"}
 
-for _id, _single, _vec in (("tracerl/Pong-v0", "tracerl.envs.pong:PongEnv", "tracerl.envs.pong:PongVecEnv"),
-                           ("tracerl/FlappyBird-v0", "tracerl.envs.flappy:FlappyBirdEnv", "tracerl.envs.flappy:FlappyBirdVecEnv")):
+for _id, _single, _vec in (
+        ("tracerl/Pong-v0", "tracerl.envs.pong:PongEnv", "tracerl.envs.pong:PongVecEnv"),
+        ("tracerl/FlappyBird-v0", "tracerl.envs.flappy:FlappyBirdEnv", "tracerl.envs.flappy:FlappyBirdVecEnv")):
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_single, vector_entry_point=_vec)
 

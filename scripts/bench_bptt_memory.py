@@ -1,6 +1,6 @@
 """Memory and time per step: the same spiking agent learning online (eprop) or with truncated BPTT.
 
-    python scripts/bench_bptt_memory.py                               # eprop; bptt truncation 100, 1000, 10000; 20k steps
+    python scripts/bench_bptt_memory.py            # eprop; bptt truncated every 100, 1000, 10000 steps; 20k steps
     python scripts/bench_bptt_memory.py --truncations 100 1000 --steps 5000
     python scripts/bench_bptt_memory.py --no-compile                  # eprop eager too
 
@@ -46,7 +46,8 @@ def reset_peak() -> bool:
         return False
 
 
-def child(learner_name: str, truncation: int, steps: int, warmup: int, hidden: int, compile_: bool, env_name: str) -> dict:
+def child(learner_name: str, truncation: int, steps: int, warmup: int, hidden: int, compile_: bool,
+          env_name: str) -> dict:
     import numpy as np
     import torch
 

@@ -122,7 +122,8 @@ def watch(args: argparse.Namespace) -> int:
         env.close()
     if args.record:
         print(f"recorded {live.recorded} frames to {args.record}")
-    print(f"played lifetime {k} from step {step:,} to {current.state.t:,} ({'learning' if learner else 'not learning'})")
+    print(f"played lifetime {k} from step {step:,} to {current.state.t:,} "
+          f"({'learning' if learner else 'not learning'})")
     return 0
 
 

@@ -98,15 +98,16 @@ def test_compiled_step_follows_the_eager_lifetime(signal):
         agent = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=32, n=2, seed=3)
         learner = EProp(agent, signal=signal, lr=0.05)
         if compiled:
-            agent.compile()
-            learner.compile()
+            learner.compile()  # and the agent's forward, once: in the learner's step (td) or the agent's
         actions, _ = play(env, obs, agent, learner, 300)
         out = learner.step(0.0, False, obs, False)  # the figures for logging come back as in eager
         runs.append((actions, agent, learner, out))
     (a_eager, agent_e, _, out_e), (a_comp, agent_c, learner_c, out_c) = runs
     assert learner_c._compiled_step.direct
-    if signal == "greedy":
+    if signal == "greedy":  # the learner does not run the forward: the agent's own is compiled
         assert agent_c._compiled_step.direct
+    else:  # td runs the forward inside its compiled step; the agent's is not compiled a second time
+        assert "_compiled_step" not in agent_c.__dict__
     assert (a_eager == a_comp).mean() > 0.99  # float rounding may flip a rare near-tie sample
     for k, w in agent_e.weights().items():
         torch.testing.assert_close(agent_c.weights()[k], w, rtol=1e-3, atol=1e-4, msg=k)

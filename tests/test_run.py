@@ -113,7 +113,8 @@ def test_without_a_learner_the_loop_plays_and_resets_finished_episodes():
 
 # -- checkpoints, the run log --------------------------------------------------------------------
 def test_checkpoint_round_trip_and_foreign_files(tmp_path):
-    state = {"format": "tracerl-train-checkpoint", "version": 1, "games": to_torch({"y": np.arange(3.0), "k": [np.int64(4)]})}
+    games = to_torch({"y": np.arange(3.0), "k": [np.int64(4)]})
+    state = {"format": "tracerl-train-checkpoint", "version": 1, "games": games}
     save_checkpoint(str(tmp_path / "c.pt"), state)
     back = load_checkpoint(str(tmp_path / "c.pt"))
     games = to_numpy(back["games"])

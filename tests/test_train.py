@@ -106,7 +106,8 @@ def _foreign(tmp_path):
 def _corrupt(tmp_path):
     path = tmp_path / "corrupt.pt"
     path.write_bytes(b"not a checkpoint at all")
-    return ["--resume", str(path)], re.escape(f"cannot read checkpoint '{path}': corrupt or not a tracerl checkpoint (") + ".+\\)"
+    start = re.escape(f"cannot read checkpoint '{path}': corrupt or not a tracerl checkpoint (")
+    return ["--resume", str(path)], start + ".+\\)"
 
 
 SPIKING = ("hidden, neuron, recurrent, ticks, tau_mem, tau_out, tau_adapt, beta, gamma_pd, encoder, feedback, "
@@ -138,7 +139,8 @@ EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lamb
      f"preset, log_every, hist_every, checkpoint_every, agent 'spiking' settings ({SPIKING}), learner 'eprop' "
      f"settings ({EPROP}), or env.KEY"),
     (["--set", "nokey"], "invalid --set 'nokey'; expected KEY=VALUE, e.g. --set tau_adapt=200"),
-    (["--lifetimes", "2", "--render-lifetime", "2"], "--render-lifetime 2 is not a lifetime of this run; allowed: 0 to 1"),
+    (["--lifetimes", "2", "--render-lifetime", "2"],
+     "--render-lifetime 2 is not a lifetime of this run; allowed: 0 to 1"),
     (["--record", "clip.avi"], "cannot record 'clip.avi'; allowed: a .gif or .mp4 file"),
     (["--env", "FrozenLake-v1"], "FrozenLake-v1: unsupported observation space Discrete(16); allowed: Box"),
     (["--learner", "reflect", "--signal", "td"], "unknown signal 'td' for reflect; allowed: 'greedy'"),
@@ -629,4 +631,5 @@ def test_checkpoints_written_before_the_tracerl_package_resume(tmp_path, fixture
     ckpt = load_checkpoint(str(folder / "checkpoint.pt"))
     assert ckpt["step"] == 400 and ckpt["config"]["learner"] == learner
     if learner == "bptt":
-        assert ckpt["config"]["learner_kwargs"]["truncation"] == 100 and "window" not in ckpt["config"]["learner_kwargs"]
+        kwargs = ckpt["config"]["learner_kwargs"]
+        assert kwargs["truncation"] == 100 and "window" not in kwargs

@@ -159,8 +159,8 @@ def open_live(env, agent, config: dict, session: dict, name: str, stop: cb.StopO
 
     shown = session["render_lifetime"]
     try:
-        return LiveWindow(GameView(env.envs[shown]), agent, shown, config["env"], f"tracerl  {name}  (lifetime {shown})",
-                          session["fps"], session["steps_per_frame"], session["record"],
+        return LiveWindow(GameView(env.envs[shown]), agent, shown, config["env"],
+                          f"tracerl  {name}  (lifetime {shown})", session["fps"], session["steps_per_frame"], session["record"],
                           should_stop=lambda: bool(stop.signum),
                           notice=COMPILING if session["compile"] and compiling else None,
                           record_every=session["record_every"])
