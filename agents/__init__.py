@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agents.mlp import MLPPolicy
-from agents.policy import Policy, check_spaces
-from agents.spiking import SpikingPolicy
+from tracerl.agents.mlp import MLPPolicy
+from tracerl.agents.policy import Policy, check_spaces
+from tracerl.agents.spiking import SpikingPolicy
 
 AGENTS = {"spiking": SpikingPolicy, "mlp": MLPPolicy}
 

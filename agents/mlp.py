@@ -15,24 +15,24 @@ from typing import Sequence
 import torch
 from gymnasium import spaces
 
-from agents.encoders import make_encoder
-from agents.policy import Policy, per_lifetime
+from tracerl.agents.encoders import make_encoder
+from tracerl.agents.policy import Policy, per_lifetime
 
 
 class MLPPolicy(Policy):
-    """One tanh hidden layer of ``hidden`` units over N lifetimes; see :class:`agents.spiking.SpikingPolicy`."""
+    """One tanh hidden layer of ``hidden`` units over N lifetimes; see :class:`tracerl.agents.spiking.SpikingPolicy`."""
 
     READOUT = ("w2", "b2")
 
     def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete, hidden: int | Sequence[int] = 64,
                  n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
-                 out_scale: float = 0.1, encoder_kwargs: dict | None = None, **_ignored):
+                 out_scale: float = 0.1, encoder_kwargs: dict | None = None):
         super().__init__(observation_space, action_space, n, seed, temperature)
         size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
         if encoder == "auto":
             encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
         self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
-        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
+        from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.encoder = make_encoder(encoder, n, self.obs_shape, **(encoder_kwargs or {}))
         d, a = self.encoder.out_dim, self.n_actions
@@ -66,5 +66,5 @@ class MLPPolicy(Policy):
     def features(self) -> torch.Tensor:
         return torch.cat([self.h, self.x, torch.ones(self.n, 1)], dim=1)
 
-    def _reset_state(self, mask: torch.Tensor) -> None:
+    def _reset_lifetimes(self, mask: torch.Tensor) -> None:
         self.encoder.reset_lifetimes(mask)

@@ -74,10 +74,6 @@ class LIFState(NamedTuple):
     z: torch.Tensor  # (N, H) spikes of the last tick, 0. or 1.
 
 
-def lif_init(n: int, size: int, dtype=torch.float32) -> LIFState:
-    return LIFState(torch.zeros(n, size, dtype=dtype), torch.zeros(n, size, dtype=dtype))
-
-
 def lif_step(current: torch.Tensor, state: LIFState, p: LIFParams) -> tuple[torch.Tensor, LIFState]:
     """One tick of LIF neurons. ``current`` is I_t, shape (N, H)."""
     v = p.alpha * state.v + current - p.theta * state.z.detach()  # reset: no gradient through it
@@ -109,11 +105,6 @@ class ALIFState(NamedTuple):
     a: torch.Tensor  # (N, H) threshold adaptation
 
 
-def alif_init(n: int, size: int, dtype=torch.float32) -> ALIFState:
-    zeros = lambda: torch.zeros(n, size, dtype=dtype)  # noqa: E731
-    return ALIFState(zeros(), zeros(), zeros())
-
-
 def alif_threshold(state: ALIFState, p: ALIFParams) -> torch.Tensor:
     return p.theta + p.beta * state.a
 
@@ -128,12 +119,3 @@ def alif_step(current: torch.Tensor, state: ALIFState, p: ALIFParams) -> tuple[t
 
 def alif_pseudo_derivative(state: ALIFState, p: ALIFParams) -> torch.Tensor:
     return (p.gamma_pd / p.theta) * torch.clamp(1.0 - torch.abs(state.v - alif_threshold(state, p)) / p.theta, min=0.0)
-
-
-class ReadoutState(NamedTuple):
-    y: torch.Tensor  # (N, A) leaky readout, the policy's logits
-
-
-def readout_step(current: torch.Tensor, state: ReadoutState, kappa: float) -> ReadoutState:
-    """Leaky integrator: ``y_t = kappa * y_{t-1} + W_out z_t + b`` (``current`` is W_out z_t + b)."""
-    return ReadoutState(kappa * state.y + current)

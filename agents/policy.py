@@ -5,10 +5,14 @@ one environment step at a time, without autograd::
 
     action = agent.act(obs)          # forward one env step, sample pi, remember what the learner needs
     grads = agent.local_grads(dy)    # d(dy . y_t)/dW for every learnable weight, from local traces
+    agent.reset_state(done)          # an episode ended: forget those lifetimes' activity
+    agent.advance(next_obs)          # a learner that needs the next state runs the step itself;
+                                     # the next act(next_obs) then returns the action sampled there
 
 ``dy`` is a cotangent on the policy's logits y_t (N, A): ``(onehot(a_t) - pi_t) / T`` gives
 grad log pi(a_t | s_t), ``entropy_cotangent()`` the gradient of the policy's entropy. Learners
-combine these with traces and a learning signal; they never look inside the network.
+combine these with traces and a learning signal; they never look inside the network, and call
+nothing else of it (``features()``, ``entropy()``, ``weights()``, ``as_batch()``: all documented here).
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents import rng
-from agents.compiled import CompiledStep
+from tracerl.agents import rng
+from tracerl.agents.compiled import CompiledStep
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -53,7 +57,7 @@ class Policy(nn.Module):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, n: int,
                  seed: int | Sequence[int], temperature: float):
         super().__init__()
-        from learners.ranges import check_range  # here, not above: the learners package imports agents
+        from tracerl.learners.ranges import check_range  # here, not above: the learners package imports agents
         check_range("temperature", temperature)
         check_spaces(observation_space, action_space)
         self.observation_space, self.action_space = observation_space, action_space
@@ -64,18 +68,19 @@ class Policy(nn.Module):
         self.register_buffer("rng_counter", torch.zeros(n, dtype=torch.int64))
         self.register_buffer("pi", torch.full((n, self.n_actions), 1.0 / self.n_actions))
         self.register_buffer("action", torch.zeros(n, dtype=torch.int64))
-        # a learner already ran the forward pass on the next observation (and sampled its action)
+        # advance() has run on the next observation (a learner's step) and act() has not yet taken its action
         self.register_buffer("pending", torch.zeros((), dtype=torch.bool))
 
     # -- acting -------------------------------------------------------------------------------
-    def _as_batch(self, obs) -> tuple[torch.Tensor, bool]:
+    def as_batch(self, obs) -> torch.Tensor:
+        """An observation (``obs_shape``, for a policy of one lifetime) or a batch (N, *obs_shape),
+        as an (N, *obs_shape) tensor."""
         obs = torch.as_tensor(np.asarray(obs))
-        single = obs.dim() == len(self.obs_shape)
-        if single:
+        if obs.dim() == len(self.obs_shape):
             if self.n != 1:
                 raise ValueError(f"one observation given to a policy of {self.n} lifetimes; pass (N, *obs_shape)")
             obs = obs[None]
-        return obs, single
+        return obs
 
     @torch.no_grad()
     def forward(self, obs) -> torch.Tensor:
@@ -83,51 +88,53 @@ class Policy(nn.Module):
 
         Returns pi (N, A); the sampled actions are in ``self.action``.
         """
-        batch, _ = self._as_batch(obs)
-        self._step_fn(batch)
+        self._advance_fn(self.as_batch(obs))
         return self.pi
 
-    def _step(self, obs: torch.Tensor) -> None:
-        """Tensor-only body of ``forward`` (what ``compile()`` compiles): pi and a sampled action."""
+    def advance(self, obs: torch.Tensor) -> None:
+        """One environment step of the network on ``obs`` (N, *obs_shape): pi, and a sampled action.
+
+        Tensor-only (what ``compile()`` compiles). A learner whose signal needs the next state
+        (td: V(s_{t+1}) from its features) calls it on the next observation inside its own step;
+        the agent then notes that this step is taken, and its next ``act`` returns the action
+        sampled here instead of running the network again.
+        """
         self.pi.copy_(torch.softmax(self._forward(obs) / self.temperature, dim=-1))
         self.action.copy_(rng.categorical(self.pi, self.rng_keys, self.rng_counter))
         self.rng_counter.add_(1)
+        self.pending.fill_(True)
 
     @property
-    def _step_fn(self):
-        return self.__dict__.get("_compiled_step") or self._step
+    def _advance_fn(self):
+        return self.__dict__.get("_compiled_step") or self.advance
 
     def compile(self, options: dict | None = None) -> "Policy":
-        """Compile the per-step forward with torch.compile (fullgraph, static shapes); returns self.
+        """Compile ``advance`` with torch.compile (fullgraph, static shapes) for ``act``; returns self.
 
         The first step then takes a while (tens of seconds on a small CPU); every later one calls
-        the compiled graph directly (:class:`agents.compiled.CompiledStep`) and is several times
-        faster than eager. Settings read by the step are frozen: compile again after changing one.
-        Tests and debugging use the eager path.
+        the compiled graph directly (:class:`tracerl.agents.compiled.CompiledStep`) and is several
+        times faster than eager. Settings read by the step are frozen: compile again after changing
+        one. A learner that runs ``advance`` inside its own compiled step compiles it there instead
+        (``learner.compile()`` decides; see the learners). Tests and debugging use the eager path.
         """
-        self.__dict__["_compiled_step"] = CompiledStep(self._step, options)
+        self.__dict__["_compiled_step"] = CompiledStep(self.advance, options)
         return self
 
     @torch.no_grad()
     def act(self, obs):
-        """One environment step: forward and sample, unless a learner already did so on this obs.
+        """The action for ``obs``: one step of the network, unless a learner already took it on
+        this observation (``advance`` inside ``learner.step(..., next_obs)``; at an episode's end
+        ``next_obs`` is the new episode's first observation, as Gymnasium's same-step autoreset
+        gives it).
 
         Returns an int for one unbatched observation, else an (N,) int64 numpy array.
         """
         single = np.ndim(obs) == len(self.obs_shape)
         if not bool(self.pending):
-            self.forward(obs)
+            self._advance_fn(self.as_batch(obs))
         self.pending.fill_(False)
         actions = self.action.numpy().copy()
         return int(actions[0]) if single else actions
-
-    def prepare(self, obs) -> None:
-        """Forward on ``obs`` now (a learner needs its features); the next ``act(obs)`` only samples."""
-        self.forward(obs)
-        self.pending.fill_(True)
-
-    def cancel_pending(self) -> None:
-        self.pending.fill_(False)
 
     # -- what learners use -------------------------------------------------------------------
     def logp_cotangent(self, action: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,15 +170,29 @@ class Policy(nn.Module):
         raise NotImplementedError
 
     def reset_state(self, mask: torch.Tensor | None = None) -> None:
-        """Forget the network's activity (not its weights) for the masked lifetimes (all if None)."""
-        mask = torch.ones(self.n, dtype=torch.bool) if mask is None else torch.as_tensor(mask, dtype=torch.bool)
-        self._reset_state(mask)
-        if bool(mask.all()):
-            self.cancel_pending()
+        """Forget the network's activity (not its weights) for the masked lifetimes ((N,) bool; all if
+        None), as at the start of an episode. Tensor-only for a tensor mask: learners call it inside
+        their compiled step. A step already taken by ``advance`` is dropped when every lifetime is
+        reset (the next ``act`` runs the network afresh)."""
+        if mask is None:
+            mask = torch.ones(self.n, dtype=torch.bool)
+        elif not isinstance(mask, torch.Tensor):
+            mask = torch.as_tensor(np.asarray(mask), dtype=torch.bool)
+        self._reset_lifetimes(mask)
+        self.pending.masked_fill_(mask.all(), False)
 
-    def _reset_state(self, mask: torch.Tensor) -> None:
-        """Tensor-only: zero the activity of the masked lifetimes (learners call it inside compiled code)."""
+    def _reset_lifetimes(self, mask: torch.Tensor) -> None:
+        """Zero the activity of the masked lifetimes (each policy's own state; see ``reset_state``)."""
         raise NotImplementedError
+
+    def freeze(self) -> "Policy":
+        """Stop the agent's own plasticity, the one outside any learner (the encoder's running input
+        statistics; the spiking policy's homeostatic biases too): a saved lifetime then plays as it
+        was saved (watch.py without --learn). Returns self; compile after, not before."""
+        for module in self.modules():
+            if module is not self and isinstance(getattr(module, "update", None), bool):
+                module.update = False
+        return self
 
     def stats(self) -> dict[str, torch.Tensor]:
         """(N,) per-lifetime figures for logging: firing rates, weight norms."""

@@ -2,7 +2,7 @@
 
 Per environment step the network runs K ticks on the encoded observation x (held constant over
 the step). Per tick, for hidden layer l with input u (x for the first layer, the previous layer's
-spikes otherwise) and neuron model of :mod:`agents.neurons`::
+spikes otherwise) and neuron model of :mod:`tracerl.agents.neurons`::
 
     I_t = W_in u_t + W_rec z_{t-1} + b          (b: a homeostatic bias, see below)
     z_t, state = neuron_step(I_t, state)
@@ -36,9 +36,9 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents import neurons
-from agents.encoders import make_encoder
-from agents.policy import Policy, per_lifetime
+from tracerl.agents import neurons
+from tracerl.agents.encoders import make_encoder
+from tracerl.agents.policy import Policy, per_lifetime
 
 NEURONS = ("lif", "alif")
 FEEDBACK = ("symmetric", "random")
@@ -197,7 +197,7 @@ class SpikingPolicy(Policy):
                            tau_out=tau_out, tau_adapt=tau_adapt, beta=beta, gamma_pd=gamma_pd, encoder=encoder,
                            feedback=feedback, input_scale=input_scale, out_scale=out_scale,
                            target_rate=target_rate, homeostasis=homeostasis, temperature=temperature)
-        from learners.ranges import check_ranges  # here, not above: the learners package imports agents
+        from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.ticks, self.feedback = ticks, feedback
         self.target_rate, self.homeostasis = target_rate, homeostasis
@@ -289,12 +289,16 @@ class SpikingPolicy(Policy):
     def feature_dim(self) -> int:
         return self.zbar.shape[1] + self.x.shape[1] + 1
 
-    def _reset_state(self, mask: torch.Tensor) -> None:
+    def _reset_lifetimes(self, mask: torch.Tensor) -> None:
         for layer in self.layers:
             layer.reset_state(mask)
         for t in (self.y, self.zbar, self.bbar):
             t.masked_fill_(mask[:, None], 0.0)
         self.encoder.reset_lifetimes(mask)
+
+    def freeze(self) -> "SpikingPolicy":
+        self.homeostasis = 0.0
+        return super().freeze()
 
     def stats(self) -> dict[str, torch.Tensor]:
         out = super().stats()

@@ -19,16 +19,17 @@ import importlib
 
 import gymnasium as gym
 
-from envs.flappy import FlappyBirdEnv, FlappyBirdVecEnv
-from envs.pong import PongEnv, PongVecEnv
+from tracerl.envs.flappy import FlappyBirdEnv, FlappyBirdVecEnv
+from tracerl.envs.pong import PongEnv, PongVecEnv
 
 BUNDLED = ("tracerl/Pong-v0", "tracerl/FlappyBird-v0")  # the games of this package
 # The one table of short names: train.py, watch.py and every benchmark resolve --env through it.
 ALIASES = {"pong": "tracerl/Pong-v0", "flappy": "tracerl/FlappyBird-v0", "cartpole": "CartPole-v1",
            "acrobot": "Acrobot-v1"}
 
-for _id, _single, _vec in (("tracerl/Pong-v0", "envs.pong:PongEnv", "envs.pong:PongVecEnv"),
-                           ("tracerl/FlappyBird-v0", "envs.flappy:FlappyBirdEnv", "envs.flappy:FlappyBirdVecEnv")):
+for _id, _single, _vec in (
+        ("tracerl/Pong-v0", "tracerl.envs.pong:PongEnv", "tracerl.envs.pong:PongVecEnv"),
+        ("tracerl/FlappyBird-v0", "tracerl.envs.flappy:FlappyBirdEnv", "tracerl.envs.flappy:FlappyBirdVecEnv")):
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_single, vector_entry_point=_vec)
 

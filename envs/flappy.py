@@ -10,8 +10,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.state import BatchedGameState, GameState
-from envs.draw import PygameView, draw_text, raster_rects
+from tracerl.envs.state import BatchedGameState, GameState
+from tracerl.envs.draw import PygameView, draw_text, raster_rects
 
 # The original game's proportions, in game pixels.
 WIDTH, HEIGHT = 288, 512
@@ -248,11 +248,13 @@ class FlappyBirdVecEnv(BatchedGameState, VectorEnv):
 
     ``reset(seed=s)`` seeds game i with ``s + i`` (or a list, one seed per game), and game i then
     follows exactly the trajectory of ``FlappyBirdEnv`` reset with that seed. Birds respawn on
-    their own; with ``episodic=True`` a finished game is reset on the next ``step`` (Gymnasium's
-    next-step autoreset). ``info`` holds arrays: ``event``, ``pipes``, ``crashes``.
+    their own; with ``episodic=True`` a finished game is reset in the step it ends (Gymnasium's
+    same-step autoreset, as the learners assume; its last observation in ``info["final_obs"]``,
+    rows where ``info["_final_obs"]``). ``info`` holds arrays of the step: ``event``, ``pipes``,
+    ``crashes``.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 30, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30, "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, gap: float = 100.0, spacing: float = 144.0, alive_reward: float = 0.0,
                  obs_type: str = "features", episodic: bool = False, render_mode: str | None = None):
@@ -277,7 +279,6 @@ class FlappyBirdVecEnv(BatchedGameState, VectorEnv):
         self.crashes = np.zeros(n, np.int64)
         self.y, self.vy = np.zeros(n), np.zeros(n)
         self.px, self.top = np.zeros((n, N_PIPES)), np.zeros((n, N_PIPES))
-        self._done = np.zeros(n, bool)
         self._respawn(np.ones(n, bool))
         return self._obs(), self._info(np.zeros(n, np.int64), self.pipes)
 
@@ -320,22 +321,20 @@ class FlappyBirdVecEnv(BatchedGameState, VectorEnv):
         life_pipes = self.pipes.copy()
         reward = np.where(crash, -1.0, passed + self.alive_reward)
         event = np.where(crash, 2, (passed > 0) * 1)
-        if self.episodic:
-            terminated = crash
-            if self._done.any():  # next-step autoreset: games that ended last step start afresh instead
-                done = self._done
-                self.pipes[done] = life_pipes[done] = 0
-                self.crashes[done] = 0
-                self._refill(np.flatnonzero(done))  # as FlappyBirdEnv.reset() draws a fresh block
-                self._respawn(done)
-                reward, event, terminated = np.where(done, 0.0, reward), np.where(done, 0, event), crash & ~done
-            self._done = terminated
-        else:
-            terminated = np.zeros(self.num_envs, bool)
-            if crash.any():
-                self.pipes[crash] = 0
-                self._respawn(crash)
-        return self._obs(), reward, terminated, np.zeros(self.num_envs, bool), self._info(event, life_pipes)
+        terminated = crash if self.episodic else np.zeros(self.num_envs, bool)
+        info = self._info(event, life_pipes)
+        if not self.episodic and crash.any():  # one endless life: the bird respawns
+            self.pipes[crash] = 0
+            self._respawn(crash)
+        obs = self._obs()
+        if self.episodic and terminated.any():  # same-step autoreset: a finished game starts afresh in this very step
+            info["final_obs"], info["_final_obs"] = obs, terminated.copy()
+            self.pipes[terminated] = 0
+            self.crashes[terminated] = 0
+            self._refill(np.flatnonzero(terminated))  # as FlappyBirdEnv.reset() draws a fresh block
+            self._respawn(terminated)
+            obs = self._obs()
+        return obs, reward, terminated, np.zeros(self.num_envs, bool), info
 
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":
@@ -345,7 +344,7 @@ class FlappyBirdVecEnv(BatchedGameState, VectorEnv):
     def _info(self, event: np.ndarray, pipes: np.ndarray) -> dict[str, Any]:
         return {"event": self._events[event], "pipes": pipes, "crashes": self.crashes.copy()}
 
-    _STATE = ("y", "vy", "px", "top", "pipes", "crashes", "_gaps", "_gap_i", "_done")  # what a checkpoint holds
+    _STATE = ("y", "vy", "px", "top", "pipes", "crashes", "_gaps", "_gap_i")  # what a checkpoint holds
 
     def render(self):
         """The first game's pixel observation, for a quick look (full rendering: use FlappyBirdEnv)."""

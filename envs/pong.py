@@ -11,8 +11,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.state import BatchedGameState, GameState
-from envs.draw import PygameView, draw_text, raster_rects
+from tracerl.envs.state import BatchedGameState, GameState
+from tracerl.envs.draw import PygameView, draw_text, raster_rects
 
 # Court geometry, in game pixels (the window is WIDTH x HEIGHT).
 WIDTH, HEIGHT = 400, 300
@@ -268,12 +268,14 @@ class PongVecEnv(BatchedGameState, VectorEnv):
 
     ``reset(seed=s)`` seeds game i with ``s + i`` (a list seeds each game), as Gymnasium's
     SyncVectorEnv does, and game i then follows exactly the trajectory of ``PongEnv`` reset with
-    that seed. Games serve again on their own. With ``episodic=True`` a finished game is reset on
-    the next ``step`` (Gymnasium's next-step autoreset; that step's action is ignored). ``info``
-    holds arrays: ``event`` (object array of the event names), ``score`` (N, 2), ``hits``, ``misses``.
+    that seed. Games serve again on their own. With ``episodic=True`` a finished game is reset in
+    the step it ends (Gymnasium's same-step autoreset, as the learners assume): the returned
+    observation is the new game's first, the last one is in ``info["final_obs"]`` (rows where
+    ``info["_final_obs"]``). ``info`` holds arrays of the step: ``event`` (object array of the event
+    names, the finishing miss included), ``score`` (N, 2), ``hits``, ``misses``.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 60, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 60, "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, opponent: str = "cpu", reward: str = "hits",
                  obs_type: str = "features", episodic: bool = False, render_mode: str | None = None):
@@ -302,7 +304,6 @@ class PongVecEnv(BatchedGameState, VectorEnv):
         self.score = np.zeros((n, 2), np.int64)
         self.hits = np.zeros(n, np.int64)
         self.misses = np.zeros(n, np.int64)
-        self._done = np.zeros(n, bool)
         self._serve(np.ones(n, bool))
         return self._obs(), self._info(np.zeros(n, np.int64))
 
@@ -375,12 +376,13 @@ class PongVecEnv(BatchedGameState, VectorEnv):
             self._serve(point)
         event = hit * 1 + miss * 2 + won * 3
         terminated = (self.score.max(axis=1) >= WIN_POINTS) if self.episodic else np.zeros(self.num_envs, bool)
-        if _any(self._done):  # next-step autoreset: games that ended last step start afresh instead
-            done = self._done
-            self._reset_done(done)
-            reward, event, terminated = np.where(done, 0.0, reward), np.where(done, 0, event), terminated & ~done
-        self._done = terminated
-        return self._obs(), reward, terminated, np.zeros(self.num_envs, bool), self._info(event)
+        info = self._info(event)
+        obs = self._obs()
+        if _any(terminated):  # same-step autoreset: a finished game starts afresh in this very step
+            info["final_obs"], info["_final_obs"] = obs, terminated.copy()
+            self._reset_done(terminated)
+            obs = self._obs()
+        return obs, reward, terminated, np.zeros(self.num_envs, bool), info
 
     def _reset_done(self, done: np.ndarray) -> None:
         self.py = np.where(done, HEIGHT / 2, self.py)
@@ -408,7 +410,7 @@ class PongVecEnv(BatchedGameState, VectorEnv):
                 "misses": self.misses.copy()}
 
     _STATE = ("bx", "by", "vx", "vy", "speed", "py", "oy", "score", "hits", "misses", "_sin", "_dir",
-              "_serve_i", "_done")  # what a checkpoint holds
+              "_serve_i")  # what a checkpoint holds
 
     def render(self):
         """The first game's pixel observation, for a quick look (full rendering: use PongEnv)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import flappy
+from tracerl.envs import flappy
 
 
 def pong_track(obs: np.ndarray) -> np.ndarray:

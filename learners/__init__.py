@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from learners.bptt import BPTT
-from learners.eprop import EProp
-from learners.reflect import Reflect
+from tracerl.learners.bptt import BPTT
+from tracerl.learners.eprop import EProp
+from tracerl.learners.reflect import Reflect
 
 LEARNERS = {"eprop": EProp, "reflect": Reflect, "bptt": BPTT}
 

@@ -1,18 +1,18 @@
 """bptt: REINFORCE / actor-critic with surrogate-gradient backprop through time, the baseline.
 
-The network runs with autograd recording over a window of T env steps (spikes pass gradients
-through the pseudo-derivative of :func:`agents.neurons.spike`; the reset is detached, as for
-e-prop). At the end of each window::
+The network runs with autograd recording over T env steps (``truncation``; spikes pass gradients
+through the pseudo-derivative of :func:`tracerl.agents.neurons.spike`; the reset is detached, as for
+e-prop). At the end of each stretch of T steps::
 
-    G_t   = r_t + gamma G_{t+1} (1 - done_t)                returns inside the window
+    G_t   = r_t + gamma G_{t+1} (1 - done_t)                returns inside the T steps
     A_t   = G_t - b                       ("greedy": b a running mean of G)
           = G_t + gamma^(T-t) V(s_T) - V(s_t)   ("td": a linear critic, TD(lambda) online)
     loss  = -sum_t A_t log pi(a_t | s_t) - c_H sum_t H(pi_t)
     W    <- Adam(W, grad(loss)), the gradient's norm clipped per lifetime to ``clip`` first
 
-and the graph is dropped. Memory and time per window grow with T: that is what this learner is
-here to show beside the online ones. A checkpoint taken inside a window keeps the weights, the
-baseline and the critic, not the partial window.
+and the graph is dropped. Memory and the time of each backward pass grow with T: that is what this
+learner is here to show beside the online ones. A checkpoint taken within T steps keeps the
+weights, the baseline and the critic, not the partial stretch.
 """
 
 from __future__ import annotations
@@ -20,25 +20,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from agents.policy import Policy
-from learners.common import LinearCritic, as_batch, check_finite, transition
-from learners.ranges import check_ranges
+from tracerl.agents.policy import Policy
+from tracerl.learners.common import LinearCritic, as_batch, check_finite, transition
+from tracerl.learners.ranges import check_ranges
 
 
 class BPTT(nn.Module):
-    """Truncated-BPTT policy gradient over windows of ``window`` env steps."""
+    """Truncated-BPTT policy gradient, the graph held and differentiated every ``truncation`` env steps."""
 
-    def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.001, window: int = 100,
+    def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.001, truncation: int = 100,
                  gamma: float = 0.99, entropy: float = 0.01, baseline_beta: float = 0.99, clip: float = 1.0,
-                 critic_lr: float = 0.05, critic_lambda: float = 0.8, **_ignored):
+                 critic_lr: float = 0.05, critic_lambda: float = 0.8):
         super().__init__()
         if signal not in ("greedy", "td"):
             raise ValueError(f"unknown signal {signal!r}; allowed: 'greedy', 'td'")
         object.__setattr__(self, "agent", agent)
         n = agent.n
-        self.n, self.signal, self.lr, self.window, self.gamma = n, signal, lr, window, gamma
+        self.n, self.signal, self.lr, self.truncation, self.gamma = n, signal, lr, truncation, gamma
         self.entropy, self.baseline_beta, self.clip = entropy, baseline_beta, clip
-        self.config = dict(signal=signal, lr=lr, window=window, gamma=gamma, entropy=entropy,
+        self.config = dict(signal=signal, lr=lr, truncation=truncation, gamma=gamma, entropy=entropy,
                            baseline_beta=baseline_beta, clip=clip, critic_lr=critic_lr, critic_lambda=critic_lambda)
         check_ranges(self.config)
         self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
@@ -56,8 +56,8 @@ class BPTT(nn.Module):
         for w in agent.weights().values():
             w.requires_grad_(True)
 
-    def compile(self, **kwargs) -> "BPTT":
-        """bptt runs eager: its graph spans the window."""
+    def compile(self, options: dict | None = None) -> "BPTT":
+        """bptt runs eager: its graph spans T steps (it runs the agent's forward itself)."""
         return self
 
     def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
@@ -76,11 +76,10 @@ class BPTT(nn.Module):
                 phi = agent.features().detach()
                 v = self.critic.value(phi)
             self._v.append(v)
-        obs, _ = agent._as_batch(next_obs)
-        with torch.enable_grad():  # the forward on s_{t+1} records the graph for the window
-            agent._reset_state(done)
-            agent._step(obs)
-        agent.pending.fill_(True)
+        obs = agent.as_batch(next_obs)
+        with torch.enable_grad():  # the forward on s_{t+1} records the graph for the T steps
+            agent.reset_state(done)
+            agent.advance(obs)  # the next act(next_obs) takes the action sampled here
         if self.critic is not None:
             with torch.no_grad():
                 v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features().detach()))
@@ -89,7 +88,7 @@ class BPTT(nn.Module):
                 self.critic.reset_traces(done)
             out["value"] = v
         self.steps += 1
-        if len(self._r) >= self.window:
+        if len(self._r) >= self.truncation:
             out.update(self._learn())
         return out
 
@@ -131,7 +130,7 @@ class BPTT(nn.Module):
                 w.sub_(u)
                 update_sq += u.flatten(1).pow(2).sum(1)
             ids = {id(w) for w in weights.values()}
-            for buf in agent.buffers():  # cut the graph: the next window starts from detached state
+            for buf in agent.buffers():  # cut the graph: the next T steps start from detached state
                 if id(buf) not in ids:
                     buf.detach_()
         self._logp, self._ent, self._r, self._done, self._v = [], [], [], [], []

@@ -139,17 +139,17 @@ class LambdaSchedule(nn.Module):
     - ``"linear"``: the horizon grows geometrically from 1 / (1 - lam) to 1 / (1 - lam_end)
       over ``steps`` env steps: start greedy, widen with experience.
     - ``"plateau"``: the horizon grows by ``factor`` (up to lam_end's) whenever the reward rate (an
-      EMA over about ``window`` steps) has not beaten its best by ``tol`` for ``window`` steps.
+      EMA over about ``patience`` steps) has not beaten its best by ``tol`` for ``patience`` steps.
     """
 
     MODES = ("constant", "linear", "plateau")
 
     def __init__(self, n: int, lam: float, mode: str = "constant", lam_end: float | None = None,
-                 steps: int = 200_000, window: int = 20_000, factor: float = 1.5, tol: float = 0.01):
+                 steps: int = 200_000, patience: int = 20_000, factor: float = 1.5, tol: float = 0.01):
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"unknown lambda schedule {mode!r}; allowed: {', '.join(map(repr, self.MODES))}")
-        self.mode, self.steps, self.window, self.factor, self.tol = mode, steps, window, factor, tol
+        self.mode, self.steps, self.patience, self.factor, self.tol = mode, steps, patience, factor, tol
         self.h0 = 1.0 / (1.0 - lam)
         self.h1 = 1.0 / (1.0 - (lam if lam_end is None else lam_end))
         self.register_buffer("horizon", torch.full((n,), self.h0))
@@ -170,11 +170,11 @@ class LambdaSchedule(nn.Module):
             frac = torch.clamp(self.t / self.steps, max=1.0)
             self.horizon.copy_(self.h0 * (self.h1 / self.h0) ** frac)
             return
-        self.rate.mul_(1 - 1 / self.window).add_(reward, alpha=1 / self.window)
+        self.rate.mul_(1 - 1 / self.patience).add_(reward, alpha=1 / self.patience)
         better = self.rate > self.best + self.tol
         self.best.copy_(torch.where(better, self.rate, self.best))
         self.since.copy_(torch.where(better, torch.zeros_like(self.since), self.since + 1))
-        grow = (self.since >= self.window) & (self.t >= self.window)
+        grow = (self.since >= self.patience) & (self.t >= self.patience)
         self.horizon.copy_(torch.where(grow, torch.clamp(self.horizon * self.factor, max=self.h1), self.horizon))
         self.since.masked_fill_(grow, 0.0)
         self.best.copy_(torch.where(grow, self.rate, self.best))

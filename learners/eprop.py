@@ -28,11 +28,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from agents.compiled import CompiledStep
-from agents.policy import Policy
-from learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
+from tracerl.agents.compiled import CompiledStep
+from tracerl.agents.policy import Policy
+from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
                              nan_to_num, obgd_step, transition)
-from learners.ranges import check_ranges
+from tracerl.learners.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
@@ -116,16 +116,12 @@ class EProp(nn.Module):
         if self.signal == "td":
             if next_obs is None:
                 raise ValueError("signal='td' needs next_obs: learner.step(reward, terminated, next_obs)")
-            obs, _ = self.agent._as_batch(next_obs)
+            obs = self.agent.as_batch(next_obs)
         else:
             obs = torch.zeros(())
         out = self._step_fn(r, terminal, done, obs)
         if not bool(out.pop("finite")):
             check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
-        if self.signal == "td":
-            self.agent.pending.fill_(True)
-        elif bool(done.all()):
-            self.agent.cancel_pending()
         return out
 
     @property
@@ -133,8 +129,11 @@ class EProp(nn.Module):
         return self.__dict__.get("_compiled_step") or self._step
 
     def compile(self, options: dict | None = None) -> "EProp":
-        """Compile the whole per-step update (with the agent's forward, for td); see Policy.compile."""
+        """Compile the whole per-step update; the agent's forward is compiled once: inside this step
+        for td (it runs ``agent.advance``), else the agent's own (``agent.compile``). See Policy.compile."""
         self.__dict__["_compiled_step"] = CompiledStep(self._step, options)
+        if self.signal != "td":
+            self.agent.compile(options)
         return self
 
     def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:
@@ -150,8 +149,8 @@ class EProp(nn.Module):
         if self.signal == "td":
             phi = agent.features()
             v = self.critic.value(phi)
-            agent._reset_state(done)
-            agent._step(obs)  # forward on s_{t+1}: features for V(s_{t+1}), and a_{t+1} sampled
+            agent.reset_state(done)
+            agent.advance(obs)  # forward on s_{t+1}: features for V(s_{t+1}), and a_{t+1} sampled
             v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features()))
             advantage = r + self.gamma * v_next - v
         else:
@@ -159,7 +158,7 @@ class EProp(nn.Module):
             advantage = self.baseline(r)
             if not self.baseline.sparse:  # the episode's missing future, sum_j lam^j (0 - b), credited to E_T
                 advantage = advantage - torch.where(terminal, b * lam / (1 - lam), torch.zeros_like(b))
-            agent._reset_state(done)
+            agent.reset_state(done)
 
         traces = {k: getattr(self, self._buf("trace", k)) for k in self.names}
         l1 = torch.zeros(n)

@@ -82,7 +82,7 @@ PRESETS = {
 LEARNER_OVERRIDES = {
     "eprop": {},
     "reflect": {"signal": "greedy"},  # reflect's signal is the greedy advantage
-    "bptt": {"lr": 0.001, "window": 100},  # Adam on the windowed gradient
+    "bptt": {"lr": 0.001, "truncation": 100},  # Adam on the gradient of each 100 steps
 }
 
 

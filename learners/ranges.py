@@ -1,6 +1,6 @@
 """The allowed range of every numeric setting, in one table, and the check that enforces it.
 
-    from learners.ranges import check_range, check_ranges
+    from tracerl.learners.ranges import check_range, check_ranges
     check_range("gamma", 1.5)                    # ValueError: gamma 1.5 is out of range; allowed: 0 <= gamma <= 1
     check_ranges({"lr": 0.01, "ticks": 4})       # every named setting in the table; others pass
 
@@ -73,6 +73,8 @@ RANGES: dict[str, Range] = {
     "seeds": count(1), "tail": Range(0, 1, open_low=True), "cpus_per_trial": count(1), "cpus": count(1),
     "random": count(0), "max_concurrent": count(0), "reduction_factor": count(2), "grace_period": count(1),
     "search_seed": count(0),
+    # the benchmarks' own options
+    "every": count(1),
     # agents (agents/spiking.py, agents/mlp.py, agents/policy.py)
     "ticks": count(1), "tau_mem": POSITIVE, "tau_out": POSITIVE, "tau_adapt": POSITIVE, "beta": NON_NEGATIVE,
     "gamma_pd": NON_NEGATIVE, "input_scale": POSITIVE, "out_scale": NON_NEGATIVE, "target_rate": UNIT_OPEN,
@@ -81,7 +83,7 @@ RANGES: dict[str, Range] = {
     "lr": NON_NEGATIVE, "hidden_lr": NON_NEGATIVE, "trace_lambda": UNIT_OPEN_HIGH, "lambda_end": UNIT_OPEN_HIGH,
     "lambda_steps": count(1), "gamma": UNIT, "critic_lr": NON_NEGATIVE, "critic_lambda": UNIT,
     "entropy": NON_NEGATIVE, "baseline_beta": UNIT_OPEN_HIGH, "bound_kappa": NON_NEGATIVE,
-    "rms_beta": UNIT_OPEN_HIGH, "window": count(1), "clip": POSITIVE,
+    "rms_beta": UNIT_OPEN_HIGH, "truncation": count(1), "clip": POSITIVE,
 }
 
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from agents.policy import Policy
-from learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
-from learners.ranges import check_ranges
+from tracerl.agents.policy import Policy
+from tracerl.learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
+from tracerl.learners.ranges import check_ranges
 
 
 class Reflect(nn.Module):
@@ -34,12 +34,12 @@ class Reflect(nn.Module):
         agent: the policy. signal: "greedy" (the only one; the signal is the greedy advantage).
         lr: step size, bounded as in ObGD with ``bound_kappa`` (0: plain SGD).
         trace_lambda: decay of the input and action traces.
-        entropy, baseline_beta, sparse_baseline: as in :class:`learners.eprop.EProp`.
+        entropy, baseline_beta, sparse_baseline: as in :class:`tracerl.learners.eprop.EProp`.
     """
 
     def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.01, trace_lambda: float = 0.9,
                  entropy: float = 0.01, baseline_beta: float = 0.99, sparse_baseline: bool = True,
-                 bound_kappa: float = 0.5, **_ignored):
+                 bound_kappa: float = 0.5):
         super().__init__()
         if signal != "greedy":
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")
@@ -54,8 +54,9 @@ class Reflect(nn.Module):
         self.register_buffer("cbar", torch.zeros(n, agent.n_actions))
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
-    def compile(self, **kwargs) -> "Reflect":
-        """reflect runs eager (its graph is built only at reward events); the agent may be compiled."""
+    def compile(self, options: dict | None = None) -> "Reflect":
+        """reflect runs eager (its graph is built only at reward events); the agent's forward is compiled."""
+        self.agent.compile(options)
         return self
 
     @torch.no_grad()

@@ -11,18 +11,14 @@ game steps/s in total. Speeds are the median of --repeats runs with random actio
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import gymnasium as gym
+import numpy as np
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-
-import envs  # noqa: E402,F401  (registers the games)
-from envs.scripted import SCRIPTED  # noqa: E402
+from tracerl import envs  # noqa: F401  (registers the games)
+from tracerl.envs.scripted import SCRIPTED
 
 GAMES = ("tracerl/Pong-v0", "tracerl/FlappyBird-v0")
 

@@ -22,21 +22,37 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from tracerl import envs
+from tracerl.agents import AGENTS, make_agent
+from tracerl.envs.scripted import SCRIPTED
+from tracerl.learners.presets import preset
+from tracerl.learners.run import make_env
+from tracerl.learners.run.loop import Callback, loop
+from tracerl.learners.run.settings import applicable, parse_value
 
-import envs  # noqa: E402
-from agents import AGENTS, make_agent  # noqa: E402
-from envs.scripted import SCRIPTED  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.run import Measures, make_env  # noqa: E402
-from scripts.bench_learning import parse_value  # noqa: E402
+
+class Imitation:
+    """Not a reinforcement learner: each step moves the agent toward the scripted action on the
+    observation it acted on, through its local eligibility (``agent.local_grads``), and counts how
+    often the agent's own sampled action agreed. It takes the learner's place in the loop."""
+
+    def __init__(self, agent, expert, obs, lr: float):
+        self.agent, self.expert, self.obs, self.lr = agent, expert, obs, lr
+        self.weights, self.agree = agent.weights(), np.zeros(agent.n)
+
+    def step(self, reward, terminated, next_obs, truncated) -> None:
+        target = self.expert(self.obs)
+        self.agree += self.agent.action.numpy() == target
+        with torch.no_grad():
+            for k, g in self.agent.local_grads(self.agent.logp_cotangent(torch.from_numpy(target))).items():
+                self.weights[k].add_(g, alpha=self.lr)
+        self.obs = next_obs
 
 
 def fail(message: str) -> None:
@@ -51,7 +67,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--steps", type=int, default=30_000)
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--window", type=int, default=6_000)
+    p.add_argument("--every", "--window", type=int, default=6_000, metavar="STEPS",
+                   help="steps per printed line (--window: the old name)")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an agent keyword")
     p.add_argument("--no-compile", action="store_true", help="eager torch (slower)")
@@ -61,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
     if env_id not in SCRIPTED:
         fail(f"--env {args.env!r} has no scripted policy; allowed: "
              f"{', '.join(repr(k) for k, v in envs.ALIASES.items() if v in SCRIPTED)}")
-    cfg = preset(env_id)["agent"]
+    cfg = applicable(AGENTS[args.agent], preset(env_id)["agent"])
     keys = set(inspect.signature(AGENTS[args.agent]).parameters) - {"observation_space", "action_space", "n", "seed"}
     for item in args.set:
         key, _, value = item.partition("=")
@@ -75,27 +92,25 @@ def main(argv: list[str] | None = None) -> dict:
                        seed=args.seed, **cfg)
     if not args.no_compile:
         agent.compile()
-    expert = SCRIPTED[env_id]
-    weights = agent.weights()
-    measures, agree, t0 = Measures(args.seeds), np.zeros(args.seeds), time.time()
-    print(f"# {env_id} {args.agent} imitation of {expert.__name__} seeds={args.seeds} lr={args.lr} agent={cfg}")
-    for t in range(1, args.steps + 1):
-        action = agent.act(obs)
-        target = expert(obs)
-        agree += action == target
-        with torch.no_grad():
-            for k, g in agent.local_grads(agent.logp_cotangent(torch.from_numpy(target))).items():
-                weights[k].add_(g, alpha=args.lr)
-        obs, r, terminated, truncated, info = env.step(action)
-        measures.update(r, terminated | truncated, info)
-        if t % args.window == 0:
-            w = measures.window()
-            key = "hit_rate" if "hit_rate" in w else "pipes_per_life"
-            last = {"agreement": agree / args.window, key: w[key]}
-            print(f"{t:9d}  {time.time() - t0:6.1f}s  agreement [{' '.join(f'{v:.4f}' for v in last['agreement'])}]"
-                  f"  {key} [{' '.join(f'{v:.2f}' for v in w[key])}]", flush=True)
-            agree[:] = 0
-    print(f"SUMMARY {args.env} imitation agreement_last_window={np.round(last['agreement'], 4).tolist()} "
+    teacher = Imitation(agent, SCRIPTED[env_id], obs, args.lr)
+    last, t0 = {}, time.time()
+    print(f"# {env_id} {args.agent} imitation of {teacher.expert.__name__} seeds={args.seeds} lr={args.lr} agent={cfg}")
+
+    class Report(Callback):
+        def on_step(self, state) -> bool:
+            if state.t % args.every == 0:
+                w = state.measures.since_last()
+                key = "hit_rate" if "hit_rate" in w else "pipes_per_life"
+                last.update({"agreement": teacher.agree / args.every, key: w[key]})
+                print(f"{state.t:9d}  {time.time() - t0:6.1f}s  agreement "
+                      f"[{' '.join(f'{v:.4f}' for v in last['agreement'])}]  {key} "
+                      f"[{' '.join(f'{v:.2f}' for v in w[key])}]", flush=True)
+                teacher.agree[:] = 0
+            return True
+
+    loop(agent, teacher, env, obs, args.steps, callbacks=[Report()])
+    key = next(k for k in last if k != "agreement")
+    print(f"SUMMARY {args.env} imitation agreement_last={np.round(last['agreement'], 4).tolist()} "
           f"{key}={np.round(last[key], 2).tolist()} median={np.median(last[key]):.2f}")
     return last
 

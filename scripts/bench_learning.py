@@ -9,11 +9,11 @@
     python scripts/bench_learning.py --env cartpole --defaults --steps 150000
 
 Settings come from learners/presets.py (``--defaults``: DEFAULT even where a game has a preset); ``--set key=value`` overrides an agent or learner keyword.
-Prints the measure per window for each seed and a closing summary line per bar of issue 3:
+Prints the measure every --every steps for each seed and a closing summary line per bar of issue 3:
 CartPole: first step at which the trailing-100 mean episode length reaches 475; Pong: the hit
 rate (over the last 100 ball arrivals, learners.run.Measures, as train.py logs it) averaged over
-the windows of the last 20k steps; Flappy Bird: pipes per life (over the last 20 lives), averaged
-over the windows of the last 50k steps. Games other than the bundled ones also get, per lifetime,
+the lines of the last 20k steps; Flappy Bird: pipes per life (over the last 20 lives), averaged
+over the lines of the last 50k steps. Games other than the bundled ones also get, per lifetime,
 ``SUMMARY episodic first100_return=[...] final100_return=[...] best100=[...]``: the mean return
 of the first and of the last 100 episodes and the best mean of 100 consecutive episodes (of all
 episodes where fewer than 100 finished; nan where none did).
@@ -24,21 +24,18 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import envs  # noqa: E402
-from agents import AGENTS, make_agent  # noqa: E402
-from learners import LEARNERS, make_learner  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.ranges import check_range, check_ranges  # noqa: E402
-from learners.run import BUNDLED, Measures, make_env, run  # noqa: E402
+from tracerl import envs
+from tracerl.agents import AGENTS, make_agent
+from tracerl.learners import LEARNERS, make_learner
+from tracerl.learners.presets import preset
+from tracerl.learners.ranges import check_range, check_ranges
+from tracerl.learners.run import BUNDLED, Measures, make_env, run
+from tracerl.learners.run.settings import applicable
 
 
 
@@ -76,7 +73,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="first seed; lifetimes get seed, seed+1, ...")
-    p.add_argument("--window", type=int, default=10_000, help="steps per printed window")
+    p.add_argument("--every", "--window", type=int, default=10_000, metavar="STEPS",
+                   help="steps per printed line (--window: the old name)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--defaults", action="store_true", help="the default settings even where the game has a preset")
     p.add_argument("--reach", type=float, default=None, metavar="RETURN",
@@ -88,12 +86,14 @@ def main() -> None:
     try:  # names and ranges (learners/ranges.py) before anything starts: one line, exit code 2
         env_id = envs.resolve_id(args.env)
         cfg = preset(env_id, args.learner, args.signal, tuned=not args.defaults)
+        cfg["agent"] = applicable(AGENTS[args.agent], cfg["agent"])
+        cfg["learner"] = applicable(LEARNERS[args.learner], cfg["learner"])
         agent_keys = set(inspect.signature(AGENTS[args.agent]).parameters)
         for item in args.set:
             key, _, value = item.partition("=")
             (cfg["agent"] if key in agent_keys else cfg["learner"])[key] = parse_value(value)
         check_ranges({"steps": args.steps, "seeds": args.seeds, "seed": args.seed, "threads": args.threads}, "--")
-        check_range("window", args.window, "--window")
+        check_range("every", args.every, "--every")
         check_ranges(cfg["agent"])
         check_ranges(cfg["learner"])
     except ValueError as e:
@@ -119,7 +119,7 @@ def main() -> None:
     t0 = time.time()
 
     def report(t: int, m: Measures) -> None:
-        w = m.window()
+        w = m.since_last()
         lens, rets = m.trailing(100)
         for i in range(args.seeds):
             if reached[i] is None and len(m.episodes[i]) >= 100 and lens[i] >= 475:
@@ -134,14 +134,14 @@ def main() -> None:
         print(f"{t:9d}  {time.time() - t0:7.1f}s  {key} [{vals}]  reward_rate {np.mean(w['reward_rate']):+.4f}",
               flush=True)
 
-    run(agent, learner, env, obs, args.steps, reward=cfg["reward"], measures=measures, every=args.window,
+    run(agent, learner, env, obs, args.steps, reward=cfg["reward"], measures=measures, every=args.every,
         callback=report)
     elapsed = time.time() - t0
     print(f"# wall {elapsed:.1f}s, {args.steps / elapsed:.0f} steps/s per lifetime, "
           f"{args.steps * args.seeds / elapsed:.0f} lifetime-steps/s in total (compile time included)")
 
     def tail(key: str, steps: int) -> np.ndarray:
-        k = max(1, steps // args.window)
+        k = max(1, steps // args.every)
         return np.nanmean(np.stack([h[key] for h in history[-k:]]), axis=0)
 
     if env_id == "CartPole-v1":

@@ -14,18 +14,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-import envs  # noqa: E402
-from agents import make_agent  # noqa: E402
-from learners import make_learner  # noqa: E402
-from learners.presets import preset  # noqa: E402
-from learners.run import Measures, make_env, run  # noqa: E402
+from tracerl import envs
+from tracerl.agents import AGENTS, make_agent
+from tracerl.learners import LEARNERS, make_learner
+from tracerl.learners.presets import preset
+from tracerl.learners.run import Measures, make_env, run
+from tracerl.learners.run.settings import applicable
 
 
 def rss_mb() -> float:
@@ -59,12 +57,11 @@ def main() -> None:
         cfg["agent"]["hidden"] = args.hidden
         cfg["learner"]["signal"] = args.signal
         agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=n, seed=0,
-                           **cfg["agent"])
-        learner = make_learner(args.learner, agent, **cfg["learner"])
+                           **applicable(AGENTS[args.agent], cfg["agent"]))
+        learner = make_learner(args.learner, agent, **applicable(LEARNERS[args.learner], cfg["learner"]))
         t0 = time.time()
         if not args.no_compile:
-            agent.compile()
-            learner.compile()
+            learner.compile()  # and the agent's forward, once (in the learner's step for td)
         measures, obs = run(agent, learner, env, obs, 300)
         warm = time.time() - t0
         rates = []

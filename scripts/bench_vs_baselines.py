@@ -45,18 +45,20 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
+from tracerl import envs
+from tracerl.learners.run import compare
+from tracerl.learners.run.games import GAMES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), HERE]
-
-import numpy as np  # noqa: E402
-
-import compare  # noqa: E402
-import envs  # noqa: E402
 
 ENVS = {key: envs.ALIASES[key] for key in ("cartpole", "pong", "flappy")}  # the games it compares on
 DEFAULT_STEPS = {"cartpole": 100_000, "pong": 200_000, "flappy": 200_000}  # CartPole: RL-Zoo's n_timesteps
-MEASURE = {"cartpole": "rollout/ep_len_mean", "pong": "pong/hit_rate", "flappy": "flappy/pipes_per_life"}
-FINAL_WINDOW = {"cartpole": 0, "pong": 20_000, "flappy": 50_000}  # 0: the last (trailing-100) value
+# The measure of each game (CartPole: the trailing-100 episode length) and over how many last steps
+# its final figure is taken (0: the last value), from the registry of games' measures.
+MEASURE = {"cartpole": "rollout/ep_len_mean", **{k: GAMES[ENVS[k]].tag for k in ("pong", "flappy")}}
+FINAL_STEPS = {"cartpole": 0, **{k: GAMES[ENVS[k]].final_steps for k in ("pong", "flappy")}}
 BAR = {"cartpole": 475.0}
 LEARNER = "eprop"  # train.py's default
 
@@ -96,7 +98,7 @@ def schedule(value):
 def make_callback(writer, n_envs: int, log_every: int, steps: int):
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from learners.run import GAME_TAGS, Measures as GameMeasures
+    from tracerl.learners.run.games import GAME_TAGS, Measures as GameMeasures
 
     class Measures(BaseCallback):
         """train.py's figures for one PPO learner, its n_envs copies pooled, every log_every env steps.
@@ -168,7 +170,7 @@ def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | No
     from stable_baselines3.common.env_util import make_vec_env
     from torch.utils.tensorboard import SummaryWriter
 
-    import envs  # noqa: F401  (registers the bundled games)
+    from tracerl import envs  # noqa: F401  (registers the bundled games)
 
     torch.set_num_threads(1)
     cfg = ppo_settings(env_id, n_envs)
@@ -259,14 +261,14 @@ def run_ppo(key: str, args) -> dict:
 def summarize(result: dict) -> dict:
     """Per-seed figures of one side from its runs' events."""
     key = result["env"]
-    tag, window, bar = MEASURE[key], FINAL_WINDOW[key], BAR.get(key)
+    tag, last, bar = MEASURE[key], FINAL_STEPS[key], BAR.get(key)
     reached, finals, seconds, last_steps = [], [], [], []
     for path in result["runs"]:
         run = compare.load_run(path)
         if tag not in run.tags:
             raise RuntimeError(f"run {path!r} has no {tag!r}; its tags: {', '.join(run.tags)}")
         steps, wall, values = run.series(tag)
-        finals.append(compare.final_value(steps, values, window))
+        finals.append(compare.final_value(steps, values, last))
         if bar is not None:
             hit = np.flatnonzero(values >= bar)
             reached.append(int(steps[hit[0]]) if len(hit) else None)
@@ -281,7 +283,7 @@ def summarize(result: dict) -> dict:
         wall = sum(seconds)
         per_seed = float(np.median([s / t for s, t in zip(last_steps, seconds)]))
         total = sum(last_steps) / wall
-    return {**result, "tag": tag, "window": window, "bar": bar, "reached": reached, "finals": finals,
+    return {**result, "tag": tag, "final_steps": last, "bar": bar, "reached": reached, "finals": finals,
             "seconds": seconds, "wall": wall, "sps_seed": per_seed, "sps_total": total, "seeds": n}
 
 
@@ -363,13 +365,16 @@ def main(argv: list[str] | None = None) -> int:
     figure = out + ".png"
     runs = [r for s in summaries for r in s["runs"]]
     print(f"\n# curves: python scripts/compare.py ... --out {figure}")
-    code = compare.main([*runs, "--out", figure, "--x", "both",
-                         "--title", "tracerl beside SB3 PPO (mean across seeds, 95% bootstrap CI)"])
+    groups = compare.collect(runs)
+    compare.draw(groups, ["steps", "time"], figure, "tracerl beside SB3 PPO (mean across seeds, 95% bootstrap CI)")
+    rows = compare.table_rows(groups)
+    compare.write_csv(rows, out + ".csv")
+    print(compare.markdown(rows) + f"\n\nfigure {figure}, table {out}.csv")
     with open(out + ".md", "w") as f:
         f.write(f"{command}\n\n{text}\n\nFigure: {os.path.basename(figure)}; runs:\n"
                 + "".join(f"- {r}\n" for r in runs))
     print(f"table {out}.md")
-    return code
+    return 0
 
 
 if __name__ == "__main__":

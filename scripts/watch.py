@@ -18,40 +18,15 @@ import argparse
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), HERE]
+import torch
 
-import torch  # noqa: E402
-
-from learners.run import learning_reward  # noqa: E402
-from learners.ranges import check_range  # noqa: E402
-from live import GameView, LiveWindow, check_record_path  # noqa: E402
-from train import (Parser, UsageError, build_agent, build_env, build_learner, load_checkpoint,  # noqa: E402
-                   one_line, to_numpy)
-
-
-def one_lifetime(saved: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], n: int, k: int) -> dict:
-    """Lifetime k of a state_dict of N lifetimes, shaped like ``fresh`` (a state_dict of one).
-
-    A tensor is sliced where the saved one has N rows and the fresh one a single row; everything
-    else (scalars, tensors shared by all lifetimes) is taken as it is.
-    """
-    out = {}
-    for key, ref in fresh.items():
-        t = saved[key]
-        if t.shape != ref.shape and t.dim() >= 1 and t.shape[0] == n and t.shape[1:] == ref.shape[1:]:
-            t = t[k:k + 1]
-        out[key] = t.clone()
-    return out
-
-
-def freeze(agent) -> None:
-    """No plasticity outside the learner either: homeostasis off, running input statistics fixed."""
-    if hasattr(agent, "homeostasis"):
-        agent.homeostasis = 0.0
-    for module in agent.modules():
-        if isinstance(getattr(module, "update", None), bool):
-            module.update = False
+from tracerl.learners.ranges import check_range
+from tracerl.learners.run.build import build_agent, build_env, build_learner
+from tracerl.learners.run.callbacks import Current, LiveCallback
+from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime, to_numpy
+from tracerl.learners.run.live import GameView, LiveWindow, check_record_path
+from tracerl.learners.run.loop import loop
+from tracerl.learners.run.settings import Parser, UsageError, one_line
 
 
 def build_parser() -> Parser:
@@ -118,7 +93,7 @@ def watch(args: argparse.Namespace) -> int:
         if learner is not None:
             learner.reset_traces()
     if learner is None:
-        freeze(agent)
+        agent.freeze()
 
     import pygame
 
@@ -132,30 +107,23 @@ def watch(args: argparse.Namespace) -> int:
         print(f"watch.py: cannot open a window ({one_line(e)}); set SDL_VIDEODRIVER=dummy to --record without a "
               f"display", file=sys.stderr)
         return 1
-    t = step
+    shown, current = LiveCallback(live, 0, stop_on_close=True), Current()
     try:
-        while not args.steps or t < step + args.steps:
-            action = agent.act(obs)
-            obs, r, terminated, truncated, _ = env.step(action)
-            done = terminated | truncated
-            if learner is not None:
-                learner.step(learning_reward(config["reward"], r, terminated), terminated, obs, truncated)
-            elif done.any():
-                agent.reset_state(done)
-            t += 1
-            if not live.step(t, float(r[0])):
-                break
+        loop(agent, learner, env, obs, step + args.steps if args.steps else sys.maxsize, t=step,
+             reward=config["reward"], callbacks=[current, shown])
     except KeyboardInterrupt:
         pass
     except FloatingPointError as e:
         print(f"watch.py: error: {one_line(e)}", file=sys.stderr)
         return 1
     finally:
-        live.close()
+        if shown.live is not None:
+            shown.close()
         env.close()
     if args.record:
         print(f"recorded {live.recorded} frames to {args.record}")
-    print(f"played lifetime {k} from step {step:,} to {t:,} ({'learning' if learner else 'not learning'})")
+    print(f"played lifetime {k} from step {step:,} to {current.state.t:,} "
+          f"({'learning' if learner else 'not learning'})")
     return 0
 
 

@@ -13,15 +13,15 @@ import argparse
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), HERE]
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-import train  # noqa: E402
-from live import GameView, LiveWindow  # noqa: E402
+from tracerl.learners.run.build import build_agent, build_env  # noqa: E402
+from tracerl.learners.run.live import GameView, LiveWindow  # noqa: E402
+from tracerl.learners.run.loop import Callback, loop  # noqa: E402
+from tracerl.learners.run.settings import resolve  # noqa: E402
+from tracerl.learners.run.train import COMPILING  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,16 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notice", action="store_true", help="the compiling notice of the first frames")
     args = p.parse_args(argv)
 
-    config, _ = train.resolve({"env": "pong"})
-    env = train.build_env(config, 1, singles=True, render=True)
+    config, _ = resolve({"env": "pong"})
+    env = build_env(config, 1, singles=True, render=True)
     obs, _ = env.reset(seed=0)
-    agent = train.build_agent(config, env)
-    notice = "compiling the per-step update (torch.compile): 15-60 s" if args.notice else None
-    window = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"], "tracerl", fps=1000, notice=notice)
+    agent = build_agent(config, env)
+    window = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"], "tracerl", fps=1000,
+                        notice=COMPILING if args.notice else None)
+
+    class Draw(Callback):  # the window stays open after the loop, for the screenshot
+        def on_step(self, state) -> bool:
+            return window.step(state.t, float(state.reward[0]))
+
     if not args.notice:
-        for t in range(1, args.steps + 1):
-            obs, r, *_ = env.step(agent.act(obs))
-            window.step(t, float(r[0]))
+        loop(agent, None, env, obs, args.steps, callbacks=[Draw()])
         game = env.envs[0].unwrapped
         game.score, game.hits, game.misses = list(args.score), args.hits, args.misses
         window.t = 1_234_567

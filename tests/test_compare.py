@@ -5,7 +5,6 @@ run their children as subprocesses, at sizes that take seconds.
 """
 
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,13 @@ import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from conftest import script
+from tracerl.learners.run import compare as lib
+from tracerl.learners.run import stats
 
-import bench_bptt_memory  # noqa: E402
-import compare  # noqa: E402
-import train  # noqa: E402
+bench_bptt_memory = script("bench_bptt_memory")
+compare = script("compare")
+train = script("train")
 
 SMALL = ["--hidden", "16", "--no-compile", "--log-every", "100", "--hist-every", "0", "--checkpoint-every", "0"]
 
@@ -70,20 +70,21 @@ def test_figure_and_table_group_seeds_and_skip_the_aggregates(runs, tmp_path):
         assert sorted(float(v) for v in r["per_seed"].split()) == pytest.approx(sorted(expected), rel=1e-3)
 
 
-def test_labels_group_by_and_final_window(runs, tmp_path):
+def test_labels_group_by_and_final_steps(runs, tmp_path):
     png = tmp_path / "a.png"
     assert compare.main([str(runs / "CartPole-v1__*"), "--label", "all=*CartPole*", "--out", str(png), "--x", "steps"]) == 0
     (row,) = read_table(png)
     assert row["group"] == "all" and row["seeds"] == "4"
     assert compare.main([str(runs), "--group-by", "run", "--out", str(png), "--x", "time",
-                         "--tag", "charts/reward_rate", "--final-window", "200"]) == 0
+                         "--tag", "charts/reward_rate", "--final-steps", "200"]) == 0
     rows = read_table(png)
     assert len(rows) == 4 and all(r["seeds"] == "1" for r in rows)
     for r in rows:  # the mean of the values logged in the last 200 steps: at 300 and 400
-        run = compare.load_run(str(runs / r["group"]))
+        run = lib.load_run(str(runs / r["group"]))
         steps, _, values = run.series("charts/reward_rate")
         assert float(r["iqm"]) == pytest.approx(values[steps > 200].mean())
         assert list(steps[steps > 200]) == [300, 400]
+    assert compare.build_parser().parse_args(["x", "--final-window", "200"]).final_steps == 200  # the old name
 
 
 @pytest.mark.parametrize("name, group", [
@@ -94,15 +95,15 @@ def test_labels_group_by_and_final_window(runs, tmp_path):
     ("plain", "plain"),
 ])
 def test_default_grouping_strips_seed_and_time(name, group):
-    run = compare.Run(path=f"/x/{name}", name=name, env="", start=0.0, tags=[])
-    assert compare.group_of(run, compare.DEFAULT_GROUP, []) == group
+    run = lib.Run(path=f"/x/{name}", name=name, env="", start=0.0, tags=[])
+    assert lib.group_of(run, lib.DEFAULT_GROUP, []) == group
 
 
 def test_iqm_and_its_interval():
-    assert compare.iqm(np.array([1.0, 2.0, 3.0, 4.0, 100.0])) == pytest.approx(3.0)  # the outlier is cut
-    assert compare.iqm(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(2.5)
-    assert compare.iqm_ci([5.0, 5.0, 5.0]) == (5.0, 5.0, 5.0)
-    center, low, high = compare.iqm_ci([0.2, 0.5, 0.9, 0.4, 0.7])
+    assert stats.iqm(np.array([1.0, 2.0, 3.0, 4.0, 100.0])) == pytest.approx(3.0)  # the outlier is cut
+    assert stats.iqm(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(2.5)
+    assert stats.iqm_ci([5.0, 5.0, 5.0]) == (5.0, 5.0, 5.0)
+    center, low, high = stats.iqm_ci([0.2, 0.5, 0.9, 0.4, 0.7])
     assert 0.2 <= low <= center <= high <= 0.9
 
 
@@ -120,9 +121,10 @@ def test_a_path_without_runs_exits_2(runs, tmp_path, capsys, what):
     assert str(path) in one_error_line(capsys)
 
 
+@pytest.mark.slow
 def test_bench_vs_baselines_side_by_side(tmp_path, capfd):
     pytest.importorskip("stable_baselines3")
-    import bench_vs_baselines
+    bench_vs_baselines = script("bench_vs_baselines")
 
     logdir = tmp_path / "b"
     assert bench_vs_baselines.main(["--envs", "cartpole", "--steps", "1000", "--seeds", "2", "--logdir", str(logdir),
@@ -137,7 +139,7 @@ def test_bench_vs_baselines_side_by_side(tmp_path, capfd):
     assert sorted(r["group"] for r in table) == ["CartPole-v1__eprop", "CartPole-v1__ppo"]
     ppo = sorted(logdir.glob("CartPole-v1__ppo__*"))
     assert len(ppo) == 2
-    run = compare.load_run(str(ppo[0]))
+    run = lib.load_run(str(ppo[0]))
     for tag in ("rollout/ep_len_mean", "rollout/ep_rew_mean", "charts/reward_rate", "charts/SPS", "train/loss"):
         assert tag in run.tags
     steps, seconds, _ = run.series("rollout/ep_len_mean")
@@ -146,7 +148,7 @@ def test_bench_vs_baselines_side_by_side(tmp_path, capfd):
 
 
 def test_bench_vs_baselines_steps_to_bar():
-    import bench_vs_baselines
+    bench_vs_baselines = script("bench_vs_baselines")
 
     s = {"bar": 475.0, "reached": [3000, None, 5000], "steps": 10_000, "seeds": 3}
     assert bench_vs_baselines.steps_to_bar(s) == "5,000 (2/3 reached; 3k - 5k)"
@@ -156,7 +158,7 @@ def test_bench_vs_baselines_steps_to_bar():
 
 def test_bptt_memory_bench_table(tmp_path, capsys):
     out = tmp_path / "bptt.md"
-    assert bench_bptt_memory.main(["--windows", "10", "20", "--steps", "40", "--warmup", "5", "--hidden", "16",
+    assert bench_bptt_memory.main(["--truncations", "10", "20", "--steps", "40", "--warmup", "5", "--hidden", "16",
                                    "--no-compile", "--out", str(out)]) == 0
     rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| eprop")
             or line.startswith("| bptt")]

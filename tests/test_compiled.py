@@ -1,8 +1,10 @@
 """agents/compiled.py: a step compiled once and then called without Dynamo computes what eager does."""
 
+import pytest
 import torch
 
-from agents.compiled import CompiledStep
+from tracerl.agents import compiled
+from tracerl.agents.compiled import CompiledStep
 
 
 class Counter(torch.nn.Module):
@@ -46,3 +48,17 @@ def test_a_result_made_outside_the_graph_keeps_dynamos_path():
         torch.testing.assert_close(got[1], eager.step_returning_its_input(x)[1])
     assert not step.direct
     torch.testing.assert_close(compiled.total, eager.total)
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_the_public_guard_filter_computes_the_same(monkeypatch, public):
+    """Where torch lacks the private entry points, the public guard filter runs the step (more slowly)."""
+    monkeypatch.setattr(compiled, "PUBLIC", public)
+    eager, module = Counter(), Counter()
+    step = CompiledStep(module.step)
+    for i in range(4):
+        x = torch.arange(3.0) * i
+        want, got = eager.step(x, torch.zeros(())), step(x, torch.zeros(()))
+        torch.testing.assert_close(got["total"], want["total"])
+    assert step.direct is not public
+    torch.testing.assert_close(module.total, eager.total)

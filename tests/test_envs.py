@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs import flappy as F
-from envs import pong as P
-from envs.scripted import SCRIPTED
+from tracerl import envs
+from tracerl.envs import flappy as F
+from tracerl.envs import pong as P
+from tracerl.envs.scripted import SCRIPTED
 
 PONG, FLAPPY = "tracerl/Pong-v0", "tracerl/FlappyBird-v0"
 MODES = [
@@ -183,30 +183,34 @@ def test_scripted_beats_random():
     (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}),
 ])
 def test_batched_equals_single_games(env_id, kwargs):
+    """The native batch gives, step for step, what N single games behind same-step autoreset give:
+    a game that ends is reset in that same step (the learners assume it: with next-step autoreset
+    they trained on a transition from the terminal observation to a dummy step)."""
+    from tracerl.learners.run import SameStepSyncVectorEnv
+
     n, steps = 4, 3000
     vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
-    singles = [gym.make(env_id, **kwargs) for _ in range(n)]
+    singles = SameStepSyncVectorEnv([lambda: gym.make(env_id, **kwargs) for _ in range(n)],
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
     obs_v, _ = vec.reset(seed=100)
-    obs_s = [e.reset(seed=100 + i)[0] for i, e in enumerate(singles)]
-    assert np.array_equal(obs_v, np.stack(obs_s))
+    obs_s, _ = singles.reset(seed=100)
+    assert np.array_equal(obs_v, obs_s)
     rng = np.random.default_rng(0)
-    pending = [False] * n  # next-step autoreset: the batch resets a finished game on the next step
     ends = 0
     for t in range(steps):
         a = rng.integers(0, vec.single_action_space.n, n)
         obs_v, r_v, term_v, _, info_v = vec.step(a)
-        for i, e in enumerate(singles):
-            if pending[i]:
-                o, _ = e.reset()
-                r, term, ev = 0.0, False, None
-                pending[i] = False
-            else:
-                o, r, term, _, info = e.step(int(a[i]))
-                ev = info["event"]
-                pending[i] = term
-                ends += term
-            assert np.array_equal(obs_v[i], o), (t, i)
-            assert r_v[i] == r and term_v[i] == term and info_v["event"][i] == ev, (t, i)
+        obs_s, r_s, term_s, _, info_s = singles.step(a)
+        assert np.array_equal(obs_v, obs_s) and np.array_equal(r_v, r_s) and np.array_equal(term_v, term_s), t
+        events = info_s["event"]
+        if term_s.any():  # the single games' events of a finishing step are in final_info
+            events = np.where(info_s["_final_info"], info_s["final_info"]["event"], events)
+            done = info_s["_final_obs"]
+            assert np.array_equal(info_v["_final_obs"], done)
+            assert np.array_equal(info_v["final_obs"][done], np.stack(info_s["final_obs"][done]))
+            ends += int(term_s.sum())
+        assert list(info_v["event"]) == list(events), t
     if kwargs.get("episodic"):
         assert ends > 0
 
@@ -289,7 +293,7 @@ def test_bad_arguments_raise_value_error_naming_value(make, match):
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_same_step_sync_vector_env_equals_gymnasiums(n):
-    from learners.run import SameStepSyncVectorEnv, make_env
+    from tracerl.learners.run import SameStepSyncVectorEnv, make_env
 
     ref = gym.make_vec("tracerl/Pong-v0", num_envs=n, vectorization_mode="sync", episodic=True,
                        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})

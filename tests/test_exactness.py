@@ -12,8 +12,8 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from agents.spiking import SpikingPolicy
-from learners.eprop import EProp
+from tracerl.agents.spiking import SpikingPolicy
+from tracerl.learners.eprop import EProp
 
 T_STEPS, TICKS = 25, 4
 
@@ -112,7 +112,7 @@ def test_lambda_trace_equals_discounted_sum_of_autograd_gradients(lam):
 
 
 def test_mlp_local_gradients_equal_autograd():
-    from agents.mlp import MLPPolicy
+    from tracerl.agents.mlp import MLPPolicy
 
     agent = MLPPolicy(spaces.Box(-1, 1, (4,), np.float32), spaces.Discrete(3), hidden=8, n=2, seed=0)
     obs = np.random.default_rng(0).uniform(-1, 1, (2, 4)).astype(np.float32)

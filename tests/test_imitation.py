@@ -1,21 +1,17 @@
 """scripts/bench_imitation.py: online imitation of the scripted policies through the agents' local gradients."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from conftest import script
 
-import bench_imitation  # noqa: E402
+bench_imitation = script("bench_imitation")
 
 
 @pytest.mark.parametrize("agent", ["spiking", "mlp"])
 def test_imitation_learns_the_scripted_pong_policy(agent):
     """With the local gradient toward the scripted action the agent agrees with it, and plays, far better than untaught."""
-    args = ["--env", "pong", "--agent", agent, "--steps", "600", "--seeds", "2", "--window", "600", "--no-compile"]
+    args = ["--env", "pong", "--agent", agent, "--steps", "600", "--seeds", "2", "--every", "600", "--no-compile"]
     taught = bench_imitation.main(args)
     untaught = bench_imitation.main([*args, "--lr", "0"])
     assert np.all(untaught["agreement"] < 0.5)  # three actions, about a third by chance

@@ -1,6 +1,7 @@
 """Agents and learners: batching, state round trips, NaN guard, variants, errors, a small learning check."""
 
 import gc
+import math
 import os
 
 import numpy as np
@@ -8,12 +9,12 @@ import pytest
 import torch
 from gymnasium import spaces
 
-import envs  # noqa: F401
-from agents import MLPPolicy, SpikingPolicy, make_agent
-from agents.policy import check_spaces
-from learners import make_learner
-from learners.eprop import EProp
-from learners.run import Measures, make_env, run
+from tracerl import envs  # noqa: F401
+from tracerl.agents import MLPPolicy, SpikingPolicy, make_agent
+from tracerl.agents.policy import check_spaces
+from tracerl.learners import make_learner
+from tracerl.learners.eprop import EProp
+from tracerl.learners.run import Measures, make_env, run
 
 BOX = spaces.Box(-1, 1, (6,), np.float32)
 
@@ -66,6 +67,7 @@ def _rss_mb() -> float:
     raise RuntimeError("no VmRSS")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_memory_stays_constant_over_200k_learning_steps():
     torch.set_num_threads(1)
@@ -85,6 +87,7 @@ def test_memory_stays_constant_over_200k_learning_steps():
     assert int(learner.steps) == 200_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal", ["td", "greedy"])
 def test_compiled_step_follows_the_eager_lifetime(signal):
     """compile() (Dynamo once, then the compiled graph called directly) computes what eager does."""
@@ -95,15 +98,16 @@ def test_compiled_step_follows_the_eager_lifetime(signal):
         agent = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=32, n=2, seed=3)
         learner = EProp(agent, signal=signal, lr=0.05)
         if compiled:
-            agent.compile()
-            learner.compile()
+            learner.compile()  # and the agent's forward, once: in the learner's step (td) or the agent's
         actions, _ = play(env, obs, agent, learner, 300)
         out = learner.step(0.0, False, obs, False)  # the figures for logging come back as in eager
         runs.append((actions, agent, learner, out))
     (a_eager, agent_e, _, out_e), (a_comp, agent_c, learner_c, out_c) = runs
     assert learner_c._compiled_step.direct
-    if signal == "greedy":
+    if signal == "greedy":  # the learner does not run the forward: the agent's own is compiled
         assert agent_c._compiled_step.direct
+    else:  # td runs the forward inside its compiled step; the agent's is not compiled a second time
+        assert "_compiled_step" not in agent_c.__dict__
     assert (a_eager == a_comp).mean() > 0.99  # float rounding may flip a rare near-tie sample
     for k, w in agent_e.weights().items():
         torch.testing.assert_close(agent_c.weights()[k], w, rtol=1e-3, atol=1e-4, msg=k)
@@ -144,6 +148,24 @@ def test_nan_stops_learning_with_clear_error_and_keeps_last_good_weights():
         assert torch.isfinite(w).all()
 
 
+def test_episodic_games_batched_natively_teach_what_single_games_teach():
+    """Episodes end and restart in the same step in both kinds of batch, so a learner sees the same
+    transitions (none from a finished episode's last observation) and learns the same weights.
+    (Before, the native batch reset a game on the step after its end, and the learner trained on a
+    transition from the terminal observation to that reset.)"""
+    weights = []
+    for singles in (False, True):
+        env = make_env("flappy", 4, singles=singles, episodic=True)
+        obs, _ = env.reset(seed=3)
+        agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=4, seed=3, hidden=16)
+        learner = make_learner("eprop", agent, signal="td")
+        measures, _ = run(agent, learner, env, obs, 400)
+        assert sum(len(e) for e in measures.episodes) >= 4  # episodes ended in both batches
+        weights.append({k: w.clone() for k, w in agent.weights().items()})
+    for k in weights[0]:
+        torch.testing.assert_close(weights[0][k], weights[1][k], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("kwargs", [
     {"neuron": "alif"}, {"recurrent": True}, {"hidden": [16, 12]}, {"encoder": "population"},
     {"feedback": "random"}, {"neuron": "alif", "recurrent": True, "ticks": 2},
@@ -166,26 +188,79 @@ def test_pixel_observations_use_the_pixel_encoder():
     assert agent.x.abs().sum() > 0
 
 
-def test_learner_options_run():
-    for kw in ({"optimizer": "rms"}, {"reward_scale": True}, {"bound_kappa": 0.0, "lr": 1e-3},
-               {"lambda_schedule": "linear", "lambda_end": 0.99, "lambda_steps": 100},
-               {"lambda_schedule": "plateau", "lambda_end": 0.99}):
-        _, agent, learner = pong_lifetimes(2, seed=0, steps=120, learner_kwargs=kw)
-        assert all(torch.isfinite(w).all() for w in agent.weights().values())
-    assert learner.schedule.lam.shape == (2,)
+def one_learning_step(**learner_kwargs):
+    """A fresh spiking agent's weight change from one step with reward 1 (the greedy advantage: 1)."""
+    agent = SpikingPolicy(BOX, spaces.Discrete(3), n=1, seed=0, hidden=16, input_scale=3.0)
+    learner = EProp(agent, **{"signal": "greedy", "lr": 1e-3, "entropy": 0.0, "reward_scale": False, **learner_kwargs})
+    obs = np.random.default_rng(0).uniform(-1, 1, (22, 1, 6)).astype(np.float32)
+    for t in range(20):  # activity first, with nothing to learn (the encoder normalises what it saw)
+        agent.act(obs[t])
+        learner.step(np.zeros(1), np.zeros(1, bool), obs[t + 1])
+    agent.act(obs[20])
+    before = {k: w.clone() for k, w in agent.weights().items()}
+    learner.step(np.ones(1), np.zeros(1, bool), obs[21])
+    return {k: (w - before[k]).abs() for k, w in agent.weights().items()}
 
 
-def test_lambda_schedule_widens_the_horizon():
-    from learners.common import LambdaSchedule
+def test_rms_moves_every_weight_by_the_same_step_at_first():
+    """optimizer="rms" (RMSprop): from fresh moments the first update of each weight with a gradient
+    is lr / sqrt(1 - rms_beta), whatever the gradient's size; sgd's steps follow the gradient."""
+    rms = one_learning_step(optimizer="rms", rms_beta=0.99, bound_kappa=0.0)["w_out"]
+    moved = rms[rms > 0]
+    assert moved.numel() >= 10
+    torch.testing.assert_close(moved, torch.full_like(moved, 1e-3 / math.sqrt(1 - 0.99)), rtol=1e-3, atol=0)
+    sgd = one_learning_step(optimizer="sgd", bound_kappa=0.0)["w_out"]
+    assert sgd[sgd > 0].std() > 0.1 * sgd[sgd > 0].mean()
 
-    lin = LambdaSchedule(2, 0.5, "linear", lam_end=0.99, steps=100)
-    for _ in range(100):
-        lin.update(torch.zeros(2))
-    torch.testing.assert_close(lin.lam, torch.full((2,), 0.99))
-    plateau = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, window=10)
-    for _ in range(50):
-        plateau.update(torch.zeros(1))  # reward rate flat: the horizon grows
-    assert 0.5 < float(plateau.lam) <= 0.95
+
+def test_reward_scaling_makes_learning_blind_to_the_reward_scale():
+    """reward_scale=True divides rewards by a running std of the return: rewards x100 teach the same
+    weights; without it they teach other ones."""
+    rng = np.random.default_rng(1)
+    obs = rng.uniform(-1, 1, (200, 2, 6)).astype(np.float32)
+    rewards = rng.choice([0.0, 0.0, 1.0, -1.0], (200, 2))
+    rewards[0] = 0.0  # the scaler's first step passes the reward as it is
+
+    def learn(scale: float, reward_scale: bool) -> dict:
+        agent = SpikingPolicy(BOX, spaces.Discrete(3), n=2, seed=4, hidden=16)
+        learner = EProp(agent, signal="td", lr=0.01, reward_scale=reward_scale)
+        for t in range(200):
+            agent.act(obs[t])
+            learner.step(scale * rewards[t], np.zeros(2, bool), obs[(t + 1) % 200])
+        return {k: w.clone() for k, w in agent.weights().items()}
+
+    a, b = learn(1.0, True), learn(100.0, True)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-5)
+    a, b = learn(1.0, False), learn(100.0, False)
+    assert not torch.allclose(a["w_out"], b["w_out"], rtol=1e-2, atol=1e-4)
+
+
+def test_lambda_schedules_widen_the_trace_the_learner_uses():
+    """"linear": the learner's lambda goes from trace_lambda to lambda_end over lambda_steps steps,
+    its horizon 1 / (1 - lambda) geometrically; "plateau": the horizon grows by ``factor`` after
+    ``patience`` steps without a better reward rate, and not while the rate keeps improving."""
+    from tracerl.learners.common import LambdaSchedule
+
+    agent = SpikingPolicy(BOX, spaces.Discrete(3), n=2, seed=0, hidden=16)
+    learner = EProp(agent, signal="greedy", trace_lambda=0.5, lambda_schedule="linear", lambda_end=0.99,
+                    lambda_steps=100)
+    obs, lams = np.zeros((2, 6), np.float32), []
+    for _ in range(150):
+        agent.act(obs)
+        lams.append(float(learner.step(np.zeros(2), np.zeros(2, bool), obs)["lambda"][0]))
+    horizon = 1 / (1 - np.array(lams))
+    assert lams[0] == 0.5 and np.all(np.diff(lams[:101]) > 0) and lams[100:] == pytest.approx([0.99] * 50)
+    assert horizon[50] == pytest.approx(np.sqrt(2 * 100), rel=1e-4)  # halfway: the geometric mean of 2 and 100
+
+    flat = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, patience=10, factor=1.5)
+    for t in range(1, 12):
+        flat.update(torch.zeros(1))
+        assert float(flat.lam) == pytest.approx(0.5 if t <= 10 else 1 - 1 / 3), t  # horizon 2 -> 3 at t = 11
+    rising = LambdaSchedule(1, 0.5, "plateau", lam_end=0.95, patience=10, tol=0.0)
+    for t in range(1, 60):
+        rising.update(torch.full((1,), float(t)))
+    assert float(rising.lam) == 0.5
 
 
 def test_unsupported_spaces_and_bad_settings_are_refused():
@@ -205,6 +280,7 @@ def test_unsupported_spaces_and_bad_settings_are_refused():
         make_learner("ppo", MLPPolicy(BOX, spaces.Discrete(3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
 def test_td_learns_cartpole_on_a_small_budget(agent_name):
     """Fixed seeds, 8k steps: mean episode length at least doubles from the first episodes."""
@@ -224,7 +300,7 @@ def test_measures_count_game_events():
     m = Measures(2)
     m.update(np.array([1.0, -1.0]), np.zeros(2, bool), {"event": np.array(["hit", "miss"], dtype=object)})
     m.update(np.array([1.0, 0.0]), np.zeros(2, bool), {"event": np.array(["hit", None], dtype=object)})
-    w = m.window()
+    w = m.since_last()
     np.testing.assert_allclose(w["hit_rate"], [1.0, 0.0])
     np.testing.assert_allclose(w["reward_rate"], [1.0, -0.5])
 
@@ -234,14 +310,14 @@ def _events(*names):
 
 
 def test_flappy_pipes_per_life_counts_a_life_that_never_ends():
-    """150 pipes without a crash read 150 (the old per-window figure read a window's ~28 pipes)."""
+    """150 pipes without a crash read 150 (the old figure over the steps between two log points read ~28)."""
     m = Measures(2)
     for t in range(1, 151):
         m.update(np.zeros(2), np.zeros(2, bool), _events("pipe", None))
-        if t % 28 == 0:  # a log window of ~28 pipes
-            assert m.window()["pipes_per_life"][0] == t
-    assert m.window()["pipes_per_life"][0] >= 100
-    assert m.window()["pipes_per_life"][1] == 0
+        if t % 28 == 0:  # ~28 pipes between two log points
+            assert m.since_last()["pipes_per_life"][0] == t
+    assert m.since_last()["pipes_per_life"][0] >= 100
+    assert m.since_last()["pipes_per_life"][1] == 0
 
 
 def test_flappy_pipes_per_life_is_the_mean_of_the_last_lives():
@@ -261,8 +337,8 @@ def test_flappy_pipes_per_life_is_the_mean_of_the_last_lives():
 
 
 def test_pong_hit_rate_over_the_last_100_arrivals_is_steady():
-    """9 hits in 10 arrivals, ~11 arrivals per 1,000-step window: every window reads 0.9 once 100
-    arrivals are in, where the per-window rate jumped between 0.6 and 1.0 with the misses' timing."""
+    """9 hits in 10 arrivals, ~11 arrivals per 1,000 steps: every log point reads 0.9 once 100
+    arrivals are in, where the rate per 1,000 steps jumped between 0.6 and 1.0 with the misses' timing."""
     m, arrivals, reads = Measures(1), 0, []
     for t in range(1, 30_001):
         if t % 90 == 0:
@@ -271,15 +347,15 @@ def test_pong_hit_rate_over_the_last_100_arrivals_is_steady():
         else:
             m.update(np.zeros(1), np.zeros(1, bool), _events(None))
         if t % 1000 == 0:
-            reads.append(m.window()["hit_rate"][0])
+            reads.append(m.since_last()["hit_rate"][0])
     assert arrivals > 300 and m.arrivals.shape == (1, 100)
     late = np.array(reads[10:])  # after the first 100 arrivals
     assert np.all(np.abs(late - 0.9) <= 0.01), late
 
 
 @pytest.mark.parametrize("agent_name", ["spiking", "mlp"])
-@pytest.mark.parametrize("learner_name,kwargs", [("reflect", {}), ("bptt", {"window": 20}),
-                                                 ("bptt", {"window": 20, "signal": "td"})])
+@pytest.mark.parametrize("learner_name,kwargs", [("reflect", {}), ("bptt", {"truncation": 20}),
+                                                 ("bptt", {"truncation": 20, "signal": "td"})])
 def test_reflect_and_bptt_learn_without_keeping_graphs(agent_name, learner_name, kwargs):
     env = make_env("pong", 2)
     obs, _ = env.reset(seed=0)
@@ -290,15 +366,15 @@ def test_reflect_and_bptt_learn_without_keeping_graphs(agent_name, learner_name,
     changed = [k for k, w in agent.weights().items() if not torch.allclose(w, before[k])]
     assert changed, "no weight moved"
     assert all(torch.isfinite(w).all() for w in agent.weights().values())
-    for name, buf in agent.named_buffers():  # after a window / event the graph is gone
+    for name, buf in agent.named_buffers():  # after T steps / an event the graph is gone
         assert buf.grad_fn is None or learner_name == "bptt" and len(learner._r) > 0, name
 
 
-def test_bptt_holds_its_window_then_drops_it():
+def test_bptt_holds_its_graph_for_truncation_steps_then_drops_it():
     env = make_env("CartPole-v1", 2)
     obs, _ = env.reset(seed=0)
     agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=2, hidden=16)
-    learner = make_learner("bptt", agent, window=30)
+    learner = make_learner("bptt", agent, truncation=30)
     run(agent, learner, env, obs, 29, reward="failure")
     assert len(learner._logp) == 29 and learner._logp[-1].grad_fn is not None
     w = agent.w_out.detach().clone()
@@ -308,7 +384,7 @@ def test_bptt_holds_its_window_then_drops_it():
 
 
 def test_nan_to_num_matches_torch_eager_and_compiled():
-    from learners.common import nan_to_num
+    from tracerl.learners.common import nan_to_num
 
     x = torch.tensor([float("nan"), float("inf"), -float("inf"), 1.5, -2.0, 3e38, 0.0] * 3)
     torch.testing.assert_close(nan_to_num(x), torch.nan_to_num(x), rtol=0, atol=0)
@@ -316,10 +392,9 @@ def test_nan_to_num_matches_torch_eager_and_compiled():
 
 
 def test_bench_learning_episodic_summary_first_final_and_best_100():
-    import sys
+    from conftest import script
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-    from bench_learning import episodic_summary
+    episodic_summary = script("bench_learning").episodic_summary
 
     rising = [(1, float(r)) for r in range(300)]  # returns 0..299
     bump = [(1, 0.0)] * 100 + [(1, 5.0)] * 100 + [(1, 1.0)] * 100
@@ -336,7 +411,7 @@ def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
     TD errors are small and positive on most steps and large and negative at the rare ends. A step
     bound that grows with |delta| (ObGD's max(|delta|, 1)) weighs the ends too little and settled
     near 80 here; the bound on the trace alone is a shrunken gradient step and finds 16.8."""
-    from learners.common import LinearCritic
+    from tracerl.learners.common import LinearCritic
     gen = torch.Generator().manual_seed(0)
     n, gamma = 64, 0.99
     critic = LinearCritic(n, 1, lr=0.05, gamma=gamma, lam=0.0, kappa=2.0)
@@ -353,10 +428,11 @@ def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
     assert abs(np.mean(values) - 1 / (1 - gamma * 0.95)) < 1.0, np.mean(values)
 
 
+@pytest.mark.slow
 def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward():
     """No preset, CartPole's own +1 per step (a dense, same-signed reward that used to drive every
     lifetime to one action within a few hundred steps): 3 lifetimes, 20k steps."""
-    from learners.presets import DEFAULT
+    from tracerl.learners.presets import DEFAULT
     torch.set_num_threads(1)
     env = make_env("CartPole-v1", 3)
     obs, _ = env.reset(seed=0)
@@ -378,7 +454,7 @@ def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward(
 
 
 def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
-    from learners.presets import DEFAULT, DEFAULT_GREEDY, preset
+    from tracerl.learners.presets import DEFAULT, DEFAULT_GREEDY, preset
     assert preset("tracerl/Pong-v0")["learner"] == DEFAULT["learner"]  # td on Pong: the defaults
     greedy = preset("tracerl/Pong-v0", signal="greedy")
     assert greedy["learner"]["signal"] == "greedy" and greedy["learner"]["trace_lambda"] == 0.98

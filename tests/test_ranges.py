@@ -5,9 +5,9 @@ import math
 import pytest
 from gymnasium import spaces
 
-from agents import make_agent
-from learners import make_learner
-from learners.ranges import RANGES, Range, check_range, check_ranges
+from tracerl.agents import make_agent
+from tracerl.learners import make_learner
+from tracerl.learners.ranges import RANGES, Range, check_range, check_ranges
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -48,7 +48,7 @@ def test_range_bounds_open_and_closed():
     ("reflect", {"lr": -1}, "lr -1 is out of range"),
     ("reflect", {"trace_lambda": 1.5}, "trace_lambda 1.5 is out of range"),
     ("bptt", {"gamma": 1.5}, "gamma 1.5 is out of range"),
-    ("bptt", {"window": 0}, "window 0 is out of range"),
+    ("bptt", {"truncation": 0}, "truncation 0 is out of range"),
     ("eprop", {"lr": -1}, "lr -1 is out of range"),
     ("eprop", {"gamma": 1.5}, "gamma 1.5 is out of range"),
     ("eprop", {"entropy": -0.1}, "entropy -0.1 is out of range"),

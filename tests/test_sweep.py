@@ -18,11 +18,12 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from conftest import ROOT, script
+from tracerl.learners.run import sweep as lib
+from tracerl.learners.run.checkpoint import load_checkpoint
+from tracerl.learners.run.stats import bootstrap_ci
 
-import sweep  # noqa: E402
-import train  # noqa: E402
+sweep = script("sweep")
 
 SMALL = ["--no-compile", "--set", "hidden=16", "--set", "hist_every=0", "--set", "checkpoint_every=0",
          "--log-every", "100"]
@@ -49,7 +50,7 @@ def ray_address():
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    sweep.start_ray(None, 2)
+    lib.start_ray(None, 2)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -88,20 +89,20 @@ def test_bad_values_get_one_line_and_exit_code_2(tmp_path, capsys, args, expecte
 
 
 def test_grid_and_random_search_spaces():
-    space = sweep.parse_grid("lambda=0.9,0.95 hidden=[64,32],[128] lr=loguniform:1e-4:1e-2 ticks=randint:2:6 "
+    space = lib.parse_grid("lambda=0.9,0.95 hidden=[64,32],[128] lr=loguniform:1e-4:1e-2 ticks=randint:2:6 "
                              "signal=choice:td,greedy", True)
     assert space["trace_lambda"] == {"values": [0.9, 0.95]}
     assert space["hidden"] == {"values": [[64, 32], [128]]}
     assert space["lr"] == {"dist": "loguniform", "low": 1e-4, "high": 1e-2}
     assert space["ticks"] == {"dist": "randint", "low": 2, "high": 6}
     assert space["signal"] == {"dist": "choice", "values": ["td", "greedy"]}
-    grid = sweep.parse_grid("lr=1e-3,3e-3 trace_lambda=0.9,0.95", False)
-    assert sweep.corners(grid) == [{"lr": a, "trace_lambda": b} for a in (1e-3, 3e-3) for b in (0.9, 0.95)]
-    assert {c["ticks"] for c in sweep.corners(space)} == {2, 5}  # randint excludes HIGH
+    grid = lib.parse_grid("lr=1e-3,3e-3 trace_lambda=0.9,0.95", False)
+    assert lib.corners(grid) == [{"lr": a, "trace_lambda": b} for a in (1e-3, 3e-3) for b in (0.9, 0.95)]
+    assert {c["ticks"] for c in lib.corners(space)} == {2, 5}  # randint excludes HIGH
 
     from ray import tune
 
-    tuned = sweep.tune_space(space)
+    tuned = lib.tune_space(space)
     rng = np.random.default_rng(0)
     lrs = [tuned["lr"].sample(random_state=rng) for _ in range(200)]
     assert 1e-4 <= min(lrs) and max(lrs) <= 1e-2 and np.median(lrs) < 2e-3  # log-uniform: median 1e-3
@@ -111,9 +112,9 @@ def test_grid_and_random_search_spaces():
 
 
 def test_bootstrap_interval_and_ranking():
-    mean, low, high = sweep.bootstrap_ci([0.5, 0.7, 0.9, np.nan])
+    mean, low, high = bootstrap_ci([0.5, 0.7, 0.9, np.nan])
     assert mean == pytest.approx(0.7) and 0.5 <= low < mean < high <= 0.9
-    assert sweep.bootstrap_ci([0.5])[0] == 0.5 and np.isnan(sweep.bootstrap_ci([0.5])[1])
+    assert bootstrap_ci([0.5])[0] == 0.5 and np.isnan(bootstrap_ci([0.5])[1])
 
     class R:
         def __init__(self, i, metrics, error=None):
@@ -121,20 +122,24 @@ def test_bootstrap_interval_and_ranking():
             self.path = f"/x/tune_ab_{i:05d}"
 
     base = {"env_id": "tracerl/Pong-v0", "env_short": "Pong-v0", "learner": "eprop", "keys": ["lr"], "steps": 100}
-    rows = sweep.table_rows([
+    rows = lib.table_rows([
         R(0, {"done": True, "step": 100, "per_seed": [0.2, 0.3]}),
         R(1, {}, error=RuntimeError("non-finite advantage at step 3")),
         R(2, {"done": True, "step": 40, "per_seed": [0.9, 0.8]}),
         R(3, {"done": True, "step": 100, "per_seed": [0.6, 0.4]}),
         R(4, {"done": False, "step": 50, "per_seed": [0.99, 0.99]}),
     ], base)
+    # finished trials first, by their mean; one ASHA stopped early (a figure over 40 of 100 steps) after
+    # them however high its figure; then unfinished, then failed
     assert [(r["trial"], r["status"]) for r in rows] == [
-        ("t02", "stopped early"), ("t03", "done"), ("t00", "done"), ("t04", "unfinished"), ("t01", "failed")]
+        ("t03", "done"), ("t00", "done"), ("t02", "stopped early"), ("t04", "unfinished"), ("t01", "failed")]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[-1]["error"] == "non-finite advantage at step 3"
-    assert rows[1]["run"] == "Pong-v0__eprop__t03,lr=3" and rows[1]["per_seed"] == "0.6 0.4"
+    assert rows[0]["run"] == "Pong-v0__eprop__t03,lr=3" and rows[0]["per_seed"] == "0.6 0.4"
 
 
 # -- sweeps on Ray -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ray_address):
     # a grid of two critic step sizes (1e39 fails at once), a learning rate drawn for each, ASHA on
     code = sweep.main(["--env", "pong", "--grid", "critic_lr=0.05,1e39 lr=loguniform:0.005:0.02", "--random", "1",
@@ -160,7 +165,7 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
     config = yaml.safe_load((path / f"{run}__0" / "config.yaml").read_text())
     assert config["learner_kwargs"]["critic_lr"] == 0.05 and config["lifetimes"] == 2 and config["steps"] == 300
     assert config["learner_kwargs"]["lr"] == pytest.approx(lr)
-    assert train.load_checkpoint(str(path / f"{run}__mean" / "checkpoint.pt"))["step"] == 300
+    assert load_checkpoint(str(path / f"{run}__mean" / "checkpoint.pt"))["step"] == 300
     ea = EventAccumulator(str(path / f"{run}__1"), size_guidance={"scalars": 0, "tensors": 0})
     ea.Reload()
     tags = set(ea.Tags()["scalars"])
@@ -173,6 +178,7 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(tmp_path, capsys, ra
     assert not list(path.glob("tune_*/events.out.tfevents*"))
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(tmp_path, ray_address):
     path = tmp_path / "r"
     cmd = [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--address", ray_address]
@@ -201,7 +207,7 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_trials(tmp_path, 
     assert {run: snapshot(path / run) for run in kept} == kept  # the finished trial was not run again
     rows = results(path)
     assert rows["t00"]["status"] == rows["t01"]["status"] == "done" and rows["t01"]["steps"] == "1000"
-    assert train.load_checkpoint(str(path / f"{second}__mean" / "checkpoint.pt"))["step"] == 1000
+    assert load_checkpoint(str(path / f"{second}__mean" / "checkpoint.pt"))["step"] == 1000
     # the unfinished trial started over: one events file per run, one curve without repeats
     events = list((path / f"{second}__0").glob("events.out.tfevents*"))
     assert len(events) == 1

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from envs.draw import draw_text
+from tracerl.envs.draw import draw_text
 
 PANEL_W = 380  # width of the network panel, pixels
 RASTER_TICKS = 300  # ticks shown in the spike raster

@@ -1,43 +1,43 @@
-"""The lifetime loop shared by train.py and the benchmarks: environments, rewards, measures.
+"""The games of a run: N copies behind Gymnasium's vector API, the learning reward, and each
+game's measure (one registry, :data:`GAMES`, read by train.py's logs, the progress bar, sweeps,
+compare.py and the benchmarks).
 
-    env = make_env("pong", n=5)
-    obs, _ = env.reset(seed=0)
-    measures, obs = run(agent, learner, env, obs, steps=200_000)
-
-``run`` is the loop of DESIGN.md over a batch of N lifetimes (act, env step, learn), plus the
-bookkeeping of each lifetime's measures (:class:`Measures`).
+    env = make_env("pong", n=5)                 # bundled games natively batched, same-step autoreset
+    measures = Measures(5)
+    measures.update(reward, terminated | truncated, info)
+    measures.since_last()                       # reward rate since the last call, the games' measures
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-import envs
+from tracerl import envs
 
 BUNDLED = set(envs.BUNDLED)
 
 
-def make_env(name: str, n: int = 1, **env_kwargs) -> gym.vector.VectorEnv:
-    """N copies of an environment behind Gymnasium's vector API, same-step autoreset where it applies.
+def make_env(name: str, n: int = 1, singles: bool = False, **env_kwargs) -> gym.vector.VectorEnv:
+    """N copies of an environment behind Gymnasium's vector API, with same-step autoreset.
 
-    Bundled games run natively batched (N >= 4) or as N single games; other ids as a SyncVectorEnv.
-    ``env.reset(seed=s)`` seeds game i with ``s + i``, as lifetime i of an agent seeded s is.
+    Bundled games run natively batched for N >= 4 (unless ``singles``: N single games, so that one
+    can be drawn), else as N single games; other ids as a SyncVectorEnv. ``env.reset(seed=s)``
+    seeds game i with ``s + i``, as lifetime i of an agent seeded s is. Every kind gives the same
+    trajectories.
     """
     env_id = envs.resolve_id(name)
-    if env_id in BUNDLED and n >= 4:
-        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
-    elif env_id in BUNDLED:
-        vec = SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
-                                    autoreset_mode=AutoresetMode.SAME_STEP)
-    else:
-        vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
-                           vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
-    return vec
+    if env_id in BUNDLED and n >= 4 and not singles:
+        return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
+    if env_id in BUNDLED:
+        return SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
+                                     autoreset_mode=AutoresetMode.SAME_STEP)
+    return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
 
 
 class SameStepSyncVectorEnv(gym.vector.SyncVectorEnv):
@@ -62,7 +62,46 @@ class SameStepSyncVectorEnv(gym.vector.SyncVectorEnv):
                 self._terminations.copy(), self._truncations.copy(), infos)
 
 
-GAME_TAGS = {"hit_rate": "pong/hit_rate", "pipes_per_life": "flappy/pipes_per_life"}  # TensorBoard tags
+@dataclass(frozen=True)
+class GameMeasure:
+    """How a game is judged: the figure :class:`Measures` computes and where it is shown.
+
+    key: the name in ``Measures.game()``; tag: its TensorBoard tag; first: its copy in the group
+    that TensorBoard's first screen opens on; label: the progress bar's name; final_steps: the
+    final figure of a run is the mean of the values logged over its last this many steps
+    (compare.py, bench_learning.py; 0: the last value).
+    """
+
+    key: str
+    tag: str
+    first: str
+    label: str
+    final_steps: int = 0
+
+
+# Each game's measure, the one table. Other envs are judged by their episodic return.
+GAMES = {
+    "tracerl/Pong-v0": GameMeasure("hit_rate", "pong/hit_rate", "1_game/hit_rate", "hit rate", 20_000),
+    "tracerl/FlappyBird-v0": GameMeasure("pipes_per_life", "flappy/pipes_per_life", "1_game/pipes_per_life",
+                                         "pipes/life", 50_000),
+}
+RETURN = GameMeasure("return_last100", "rollout/ep_rew_mean", "1_game/return_last100", "return")
+EPISODIC = GameMeasure("episodic_return", "charts/episodic_return", "", "return")  # per log point (CleanRL's tag)
+REWARD_RATE = GameMeasure("reward_rate", "charts/reward_rate", "1_game/reward_rate", "reward/step")
+GAME_TAGS = {m.key: m.tag for m in GAMES.values()}  # Measures.game() key -> TensorBoard tag
+# The measure compare.py picks for a set of runs: the first tag they all have.
+AUTO_TAGS = (*(m.tag for m in GAMES.values()), RETURN.tag, EPISODIC.tag)
+
+
+def measure_of(env_id: str) -> GameMeasure:
+    """The game's measure; other envs: the episodic return (:data:`EPISODIC`)."""
+    return GAMES.get(env_id, EPISODIC)
+
+
+def final_steps(tag: str) -> int:
+    """Over how many last steps a run's final figure of ``tag`` is taken (0: its last value)."""
+    return next((m.final_steps for m in GAMES.values() if m.tag == tag), 0)
+
 ARRIVALS = 100  # Pong: the hit rate is over each lifetime's last 100 ball arrivals at its paddle
 LIVES = 20  # Flappy Bird: pipes per life are over each lifetime's last 20 lives
 
@@ -86,18 +125,18 @@ def ring_sum(buf: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray
 class Measures:
     """Per-lifetime running counts: episodes, rewards, and the bundled games' measures.
 
-    ``window()`` returns the figures since the last call and starts a new window; ``episodes``
-    keeps every finished episode's (length, return) for trailing means.
+    ``since_last()`` returns the figures since its last call; ``episodes`` keeps every finished
+    episode's (length, return) for trailing means.
 
-    The games' measures are over each lifetime's last events, not over the log window, so they read
-    right at any skill and hold steady (a window of 1,000 steps sees ~11 Pong arrivals, and a Flappy
-    bird that passes 100 pipes a life crashes in few windows at all):
+    The games' measures are over each lifetime's last events, not over the steps between two log
+    points, so they read right at any skill and hold steady (1,000 steps see ~11 Pong arrivals,
+    and a Flappy bird that passes 100 pipes a life crashes in few of them at all):
 
     - Pong ``hit_rate``: hits / arrivals over the last ``ARRIVALS`` ball arrivals (hit or miss).
     - Flappy Bird ``pipes_per_life``: the mean pipes of the last ``LIVES`` lives (a life ends at a
       crash). The life going on counts too once it has passed more pipes than that mean (and alone
-      before the first crash), so a bird that stops crashing shows a growing figure, not a window's
-      pipe count: with lives p_1..p_k and the current life's c pipes,
+      before the first crash), so a bird that stops crashing shows a growing figure, not the pipe
+      count of some stretch of steps: with lives p_1..p_k and the current life's c pipes,
       ``mean(p) if c <= mean(p) else (sum(p) + c) / (k + 1)``.
 
     Both are (N, K) ring buffers updated with array operations: memory constant over a lifetime.
@@ -125,6 +164,8 @@ class Measures:
         self.ep_len += 1
         self.ep_ret += reward
         ev = info.get("event")  # (N,) names or None (falsy)
+        if "_final_info" in info:  # single games' same-step autoreset: a finished game's event is in final_info
+            ev = np.where(info["_final_info"], info["final_info"].get("event", None), ev)
         if ev is not None and np.count_nonzero(ev):  # most steps have no event
             self.events(ev)
         if not np.count_nonzero(done):  # most steps end no episode
@@ -156,8 +197,8 @@ class Measures:
             out["pipes_per_life"] = np.where(c > done_lives, (pipes + c) / (k + 1), done_lives)
         return out
 
-    def window(self) -> dict[str, np.ndarray]:
-        """(N,) figures: reward_rate over the window, and the game's measures (:meth:`game`)."""
+    def since_last(self) -> dict[str, np.ndarray]:
+        """(N,) figures: reward_rate since the last call, and the game's measures (:meth:`game`)."""
         out = {"reward_rate": self.reward / max(self.steps, 1), **self.game()}
         self._zero()
         return out
@@ -176,21 +217,3 @@ def learning_reward(kind: str, reward: np.ndarray, terminated: np.ndarray) -> np
     if kind == "failure":
         return -terminated.astype(np.float64)
     raise ValueError(f"unknown reward {kind!r}; allowed: 'env', 'failure'")
-
-
-def run(agent, learner, env: gym.vector.VectorEnv, obs, steps: int, reward: str = "env",
-        measures: Measures | None = None, every: int = 0,
-        callback: Callable[[int, Measures], None] | None = None, start: int = 0):
-    """Run ``steps`` steps of N lifetimes: act, step the games, learn. Returns (measures, last obs).
-
-    ``callback(t, measures)`` is called every ``every`` steps (t counts from ``start``).
-    """
-    measures = measures or Measures(env.num_envs)
-    for t in range(start, start + steps):
-        action = agent.act(obs)
-        obs, r, terminated, truncated, info = env.step(action)
-        learner.step(learning_reward(reward, r, terminated), terminated, obs, truncated)
-        measures.update(r, terminated | truncated, info)
-        if every and (t + 1) % every == 0 and callback is not None:
-            callback(t + 1, measures)
-    return measures, obs

@@ -1,0 +1,61 @@
+"""Building a run's games, agent and learner from its resolved settings (:mod:`.settings`).
+
+    env = build_env(config, n=config["lifetimes"], singles=False, render=False)
+    agent = build_agent(config, env)
+    learner = build_learner(config, agent)
+    compile_step(agent, learner)        # torch.compile, the agent's forward once
+
+What the user got wrong (an env that cannot be made, spaces a policy cannot take, a keyword the
+agent or learner refuses) raises :class:`UsageError` in one line.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from tracerl.agents import make_agent
+from tracerl.agents.policy import check_spaces
+from tracerl.learners import make_learner
+from tracerl.learners.run.games import make_env
+from tracerl.learners.run.settings import UsageError, one_line
+
+
+def build_env(config: dict, n: int, singles: bool, render: bool) -> gym.vector.VectorEnv:
+    """N games (:func:`~tracerl.learners.run.games.make_env`); ``singles``: N single games, so one can be drawn."""
+    env_id, kwargs = config["env"], dict(config["env_kwargs"])
+    if render:
+        kwargs["render_mode"] = "rgb_array"
+    try:
+        return make_env(env_id, n, singles=singles, **kwargs)
+    except Exception as e:  # a missing extra (box2d), an unknown env keyword, ...
+        raise UsageError(f"cannot make {env_id} with {config['env_kwargs'] or 'its defaults'}: {one_line(e)}")
+
+
+def build_agent(config: dict, env: gym.vector.VectorEnv, n: int | None = None, seed: int | None = None):
+    try:
+        check_spaces(env.single_observation_space, env.single_action_space)
+    except ValueError as e:
+        raise UsageError(f"{config['env']}: {one_line(e)}")
+    try:
+        return make_agent(config["agent"], env.single_observation_space, env.single_action_space,
+                          n=n or config["lifetimes"], seed=config["seed"] if seed is None else seed,
+                          **config["agent_kwargs"])
+    except (ValueError, TypeError) as e:
+        raise UsageError(one_line(e))
+
+
+def build_learner(config: dict, agent):
+    try:
+        return make_learner(config["learner"], agent, **config["learner_kwargs"])
+    except (ValueError, TypeError) as e:
+        raise UsageError(one_line(e))
+
+
+def compile_step(agent, learner=None) -> None:
+    """Compile the per-step work with torch.compile: the learner's step, which compiles the agent's
+    forward where it does not run it itself (``learner.compile()``), or, without a learner, the
+    agent's forward (``agent.compile()``)."""
+    if learner is not None:
+        learner.compile()
+    else:
+        agent.compile()
