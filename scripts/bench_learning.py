@@ -39,24 +39,6 @@ from tracerl.learners.run.settings import applicable
 
 
 
-def episodic_summary(episodes: list[list[tuple[int, float]]], k: int = 100) -> dict[str, list[float]]:
-    """Per lifetime: the mean return of its first k and last k episodes, and the best mean of k
-    consecutive episodes (a rolling mean over the returns; all of them where fewer than k)."""
-    out: dict[str, list[float]] = {"first100_return": [], "final100_return": [], "best100": []}
-    for eps in episodes:
-        r = np.array([e[1] for e in eps], dtype=np.float64)
-        if not len(r):
-            for key in out:
-                out[key].append(float("nan"))
-            continue
-        w = min(k, len(r))
-        c = np.concatenate([[0.0], np.cumsum(r)])
-        out["first100_return"].append(float(r[:w].mean()))
-        out["final100_return"].append(float(r[-w:].mean()))
-        out["best100"].append(float(((c[w:] - c[:-w]) / w).max()))
-    return out
-
-
 def parse_value(text: str):
     try:
         return json.loads(text)
@@ -122,9 +104,9 @@ def main() -> None:
         w = m.since_last()
         lens, rets = m.trailing(100)
         for i in range(args.seeds):
-            if reached[i] is None and len(m.episodes[i]) >= 100 and lens[i] >= 475:
+            if reached[i] is None and m.n_episodes[i] >= 100 and lens[i] >= 475:
                 reached[i] = t
-            if args.reach is not None and reached_return[i] is None and len(m.episodes[i]) >= 100 \
+            if args.reach is not None and reached_return[i] is None and m.n_episodes[i] >= 100 \
                     and rets[i] >= args.reach:
                 reached_return[i] = t
         w["trailing100_len"] = lens
@@ -154,7 +136,7 @@ def main() -> None:
         ppl = tail("pipes_per_life", 50_000)
         print(f"SUMMARY flappy pipes_per_crash_last50k={np.round(ppl, 2).tolist()} median={np.median(ppl):.2f}")
     if env_id not in BUNDLED:
-        summary = episodic_summary(measures.episodes)
+        summary = measures.episodic_summary()
         print("SUMMARY episodic " + " ".join(f"{k}={np.round(v, 3).tolist()}" for k, v in summary.items()))
     if args.reach is not None:
         ok = sum(r is not None for r in reached_return)

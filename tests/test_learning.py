@@ -160,7 +160,7 @@ def test_episodic_games_batched_natively_teach_what_single_games_teach():
         agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=4, seed=3, hidden=16)
         learner = make_learner("eprop", agent, signal="td")
         measures, _ = run(agent, learner, env, obs, 400)
-        assert sum(len(e) for e in measures.episodes) >= 4  # episodes ended in both batches
+        assert measures.n_episodes.sum() >= 4  # episodes ended in both batches
         weights.append({k: w.clone() for k, w in agent.weights().items()})
     for k in weights[0]:
         torch.testing.assert_close(weights[0][k], weights[1][k], rtol=0, atol=0)
@@ -291,8 +291,8 @@ def test_td_learns_cartpole_on_a_small_budget(agent_name):
                        hidden=64)
     learner = make_learner("eprop", agent, signal="td", lr=0.01)
     measures, _ = run(agent, learner, env, obs, 8_000, reward="failure")
-    first = np.mean([np.mean([e[0] for e in eps[:10]]) for eps in measures.episodes])
-    last = np.mean([np.mean([e[0] for e in eps[-5:]]) for eps in measures.episodes])
+    first = np.mean(measures.opening(10)[0])
+    last = np.mean(measures.trailing(5)[0])
     assert last > 2 * first, (first, last)
 
 
@@ -391,18 +391,26 @@ def test_nan_to_num_matches_torch_eager_and_compiled():
     torch.testing.assert_close(torch.compile(nan_to_num)(x), torch.nan_to_num(x), rtol=0, atol=0)
 
 
-def test_bench_learning_episodic_summary_first_final_and_best_100():
-    from conftest import script
-
-    episodic_summary = script("bench_learning").episodic_summary
-
+def test_episodes_are_kept_in_fixed_arrays_with_first_final_and_best_100():
+    """The summary bench_learning prints, from a checkpoint's old per-episode lists replayed into
+    the fixed arrays; then many more episodes leave every array its size."""
     rising = [(1, float(r)) for r in range(300)]  # returns 0..299
     bump = [(1, 0.0)] * 100 + [(1, 5.0)] * 100 + [(1, 1.0)] * 100
-    s = episodic_summary([rising, bump, [(1, 2.0)] * 10, []])
+    m = Measures(4)
+    m.load_state({"episodes": [rising, bump, [(1, 2.0)] * 10, []]})
+    s = m.episodic_summary()
     np.testing.assert_allclose(s["first100_return"][:3], [49.5, 0.0, 2.0])
     np.testing.assert_allclose(s["final100_return"][:3], [249.5, 1.0, 2.0])
     np.testing.assert_allclose(s["best100"][:3], [249.5, 5.0, 2.0])
     assert all(np.isnan(s[k][3]) for k in s)
+    np.testing.assert_allclose(m.trailing(5)[1][:3], [297.0, 1.0, 2.0])
+    np.testing.assert_allclose(m.opening(10)[1][:3], [4.5, 0.0, 2.0])
+    sizes = {k: v.shape for k, v in vars(m).items() if isinstance(v, np.ndarray)}
+    for t in range(3000):  # every lifetime ends an episode of 3 steps, return 3, every third step
+        m.update(np.ones(4), np.full(4, t % 3 == 2), {})
+    assert {k: v.shape for k, v in vars(m).items() if isinstance(v, np.ndarray)} == sizes
+    np.testing.assert_allclose(m.trailing()[0], [3.0] * 4)
+    np.testing.assert_allclose(m.n_episodes, [1300, 1300, 1010, 1000])
 
 
 def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
@@ -448,8 +456,8 @@ def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward(
             measures = Measures(3)
         measures.update(r, term | trunc, info)
     assert (torch.stack(entropy[-2000:]).mean(0) > 0.1).all()  # a collapsed policy sits near 0
-    first = np.array([np.mean([e[0] for e in eps[:10]]) for eps in measures.episodes])
-    last = np.array([np.mean([e[0] for e in eps[-20:]]) for eps in measures.episodes])
+    first = measures.opening(10)[0]
+    last = measures.trailing(20)[0]
     assert (last > 3 * first).all() and (last > 60).all(), (first, last)
 
 

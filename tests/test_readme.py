@@ -48,6 +48,6 @@ def test_the_readme_loop_across_episode_ends_is_the_librarys_loop():
     agent = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=128, feedback="random")
     learner = EProp(agent, signal="td", bound_kappa=0.5)
     state = loop(agent, learner, env, obs, 600)
-    assert len(state.measures.episodes[0]) == len(scope["ends"])
+    assert state.measures.n_episodes[0] == len(scope["ends"])
     for k, w in agent.weights().items():
         assert torch.equal(w, scope["agent"].weights()[k]), k

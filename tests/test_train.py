@@ -277,7 +277,7 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path, env, n):
     whole = load_checkpoint(str(tmp_path / "whole" / main_dir / "checkpoint.pt"))
     parts = load_checkpoint(str(path))
     assert whole["step"] == parts["step"] == 400
-    for key in ("agent", "learner", "env", "obs", "measures", "seen"):
+    for key in ("agent", "learner", "env", "obs", "measures"):
         _assert_same(whole[key], parts[key], key)
     run0 = "x" if n == 1 else "x__0"
     a, b = events(tmp_path / "whole" / run0), events(tmp_path / "parts" / run0)

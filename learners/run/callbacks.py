@@ -80,15 +80,13 @@ class LogCallback(Callback):
     and the agent's own figures (firing rates, weight norms).
     """
 
-    def __init__(self, log: RunLog, every: int, hist_every: int = 0, stats: StepStats | None = None,
-                 seen: list[int] | None = None):
+    def __init__(self, log: RunLog, every: int, hist_every: int = 0, stats: StepStats | None = None):
         self.log, self.every, self.hist_every = log, every, hist_every
         self.stats = stats or StepStats()
-        self.seen = seen  # episodes of each lifetime already logged (a checkpoint's, on resume)
 
     def on_start(self, state: LoopState) -> None:
-        if self.seen is None:
-            self.seen = [0] * state.env.num_envs
+        # episodes already logged, and their (length, return) sums: the new ones are the difference
+        self.seen, self.seen_totals = state.measures.n_episodes.copy(), state.measures.totals.copy()
         self.stats.restart_clock()
 
     def on_step(self, state: LoopState) -> bool:
@@ -109,12 +107,13 @@ class LogCallback(Callback):
         w = measures.since_last()
         figures = {REWARD_RATE.tag: w["reward_rate"]}
         figures.update({tag: w[key] for key, tag in GAME_TAGS.items() if key in w})
-        new = [eps[s:] for eps, s in zip(measures.episodes, self.seen)]
-        self.seen[:] = [len(eps) for eps in measures.episodes]
-        if any(new):
-            figures["charts/episodic_return"] = np.array([np.mean([e[1] for e in x]) if x else np.nan for x in new])
-            figures["charts/episodic_length"] = np.array([np.mean([e[0] for e in x]) if x else np.nan for x in new])
-        if any(measures.episodes):
+        new = measures.n_episodes - self.seen
+        if new.any():
+            mean = (measures.totals - self.seen_totals) / np.maximum(new, 1)[:, None]
+            figures["charts/episodic_return"] = np.where(new > 0, mean[:, 1], np.nan)
+            figures["charts/episodic_length"] = np.where(new > 0, mean[:, 0], np.nan)
+        self.seen, self.seen_totals = measures.n_episodes.copy(), measures.totals.copy()
+        if measures.n_episodes.any():
             lens, rets = measures.trailing(100)
             figures[RETURN.tag], figures["rollout/ep_len_mean"] = rets, lens
         sps = self.stats.steps / max(time.perf_counter() - self.stats.t0, 1e-9)

@@ -102,6 +102,7 @@ def final_steps(tag: str) -> int:
     """Over how many last steps a run's final figure of ``tag`` is taken (0: its last value)."""
     return next((m.final_steps for m in GAMES.values() if m.tag == tag), 0)
 
+EPISODES = 100  # trailing means, and the first / best figures, are over 100 episodes
 ARRIVALS = 100  # Pong: the hit rate is over each lifetime's last 100 ball arrivals at its paddle
 LIVES = 20  # Flappy Bird: pipes per life are over each lifetime's last 20 lives
 
@@ -125,8 +126,10 @@ def ring_sum(buf: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray
 class Measures:
     """Per-lifetime running counts: episodes, rewards, and the bundled games' measures.
 
-    ``since_last()`` returns the figures since its last call; ``episodes`` keeps every finished
-    episode's (length, return) for trailing means.
+    ``since_last()`` returns the figures since its last call. Finished episodes are kept as
+    (length, return) in fixed arrays: the last ``EPISODES`` (a ring, for trailing means), the
+    first ``EPISODES``, their sums over the lifetime, and the best mean return of ``EPISODES``
+    consecutive episodes, so memory stays constant however many episodes a lifetime plays.
 
     The games' measures are over each lifetime's last events, not over the steps between two log
     points, so they read right at any skill and hold steady (1,000 steps see ~11 Pong arrivals,
@@ -146,7 +149,11 @@ class Measures:
         self.n = n
         self.ep_len = np.zeros(n, np.int64)
         self.ep_ret = np.zeros(n)
-        self.episodes: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+        self.n_episodes = np.zeros(n, np.int64)
+        self.recent = np.zeros((n, EPISODES, 2))  # (length, return) of the last episodes, a ring
+        self.first = np.zeros((n, EPISODES, 2))  # of the first ones
+        self.totals = np.zeros((n, 2))  # summed over every episode
+        self.best = np.full(n, -np.inf)  # best mean return of EPISODES consecutive episodes
         self.arrivals = np.zeros((n, ARRIVALS))  # 1 hit, 0 miss
         self.n_arrivals = np.zeros(n, np.int64)
         self.lives = np.zeros((n, LIVES))  # pipes of each finished life
@@ -170,10 +177,30 @@ class Measures:
             self.events(ev)
         if not np.count_nonzero(done):  # most steps end no episode
             return
-        for i in done.nonzero()[0]:
-            self.episodes[i].append((int(self.ep_len[i]), float(self.ep_ret[i])))
-            self.ep_len[i] = 0
-            self.ep_ret[i] = 0.0
+        self.finish(done, np.stack([self.ep_len, self.ep_ret], 1).astype(np.float64))
+        self.ep_len[done] = 0
+        self.ep_ret[done] = 0.0
+
+    def finish(self, done: np.ndarray, episode: np.ndarray) -> None:
+        """Record the (N, 2) (length, return) of the lifetimes whose episode ended (``done``)."""
+        i = np.flatnonzero(done & (self.n_episodes < EPISODES))
+        self.first[i, self.n_episodes[i]] = episode[i]
+        self.totals[done] += episode[done]
+        ring_push(self.recent, self.n_episodes, done, episode)
+        full = done & (self.n_episodes >= EPISODES)
+        self.best[full] = np.maximum(self.best[full], self.recent[full, :, 1].mean(1))
+
+    def load_state(self, state: dict) -> None:
+        """Take a checkpoint's ``vars(measures)``; one written before the fixed arrays (a list of
+        every episode per lifetime, ``episodes``) is replayed into them."""
+        state = dict(state)
+        old = state.pop("episodes", None)
+        self.__dict__.update(state)
+        if old is not None:
+            for j in range(max(map(len, old), default=0)):
+                done = np.array([j < len(eps) for eps in old])
+                episode = np.array([eps[j] if j < len(eps) else (0, 0.0) for eps in old], np.float64)
+                self.finish(done, episode)
 
     def events(self, ev: np.ndarray) -> None:
         """Take the step's (N,) event names: Pong's hit / miss, Flappy Bird's pipe / crash."""
@@ -203,11 +230,29 @@ class Measures:
         self._zero()
         return out
 
-    def trailing(self, k: int = 100) -> tuple[np.ndarray, np.ndarray]:
-        """Mean length and return of each lifetime's last k episodes (nan before its first)."""
-        lens = np.array([np.mean([e[0] for e in eps[-k:]]) if eps else np.nan for eps in self.episodes])
-        rets = np.array([np.mean([e[1] for e in eps[-k:]]) if eps else np.nan for eps in self.episodes])
-        return lens, rets
+    def trailing(self, k: int = EPISODES) -> tuple[np.ndarray, np.ndarray]:
+        """Mean length and return of each lifetime's last k <= EPISODES episodes (nan before its first)."""
+        back = np.arange(k)[None, :]
+        idx = (self.n_episodes[:, None] - 1 - back) % EPISODES
+        return self._mean(self.recent[np.arange(self.n)[:, None], idx], back < self.n_episodes[:, None])
+
+    def opening(self, k: int = EPISODES) -> tuple[np.ndarray, np.ndarray]:
+        """Mean length and return of each lifetime's first k <= EPISODES episodes (nan before its first)."""
+        return self._mean(self.first[:, :k], np.arange(k)[None, :] < self.n_episodes[:, None])
+
+    @staticmethod
+    def _mean(episodes: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        count = valid.sum(1)
+        sums = (episodes * valid[..., None]).sum(1)
+        mean = np.where(count[:, None] > 0, sums / np.maximum(count, 1)[:, None], np.nan)
+        return mean[:, 0], mean[:, 1]
+
+    def episodic_summary(self) -> dict[str, np.ndarray]:
+        """Per lifetime: the mean return of its first and of its last EPISODES episodes, and the
+        best mean of EPISODES consecutive ones (of all its episodes where fewer finished; nan where none did)."""
+        final = self.trailing()[1]
+        best = np.where(self.n_episodes >= EPISODES, self.best, final)
+        return {"first100_return": self.opening()[1], "final100_return": final, "best100": best}
 
 
 def learning_reward(kind: str, reward: np.ndarray, terminated: np.ndarray) -> np.ndarray:

@@ -66,15 +66,15 @@ def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] =
     learner = build_learner(config, agent)
     config["agent_kwargs"] = {**agent.config, **config["agent_kwargs"]} if ckpt is None else config["agent_kwargs"]
     config["learner_kwargs"] = {**learner.config, **config["learner_kwargs"]}
-    measures, stats, step, seen = Measures(n), StepStats(), 0, [0] * n
+    measures, stats, step = Measures(n), StepStats(), 0
     if ckpt is not None:
         try:
             agent.load_state_dict(ckpt["agent"])
             learner.load_state_dict(ckpt["learner"])
             load_env_state(env, ckpt["env"])
-            measures.__dict__.update(to_numpy(ckpt["measures"]))
+            measures.load_state(to_numpy(ckpt["measures"]))
             stats.load_state_dict(ckpt["window"])
-            step, seen = int(ckpt["step"]), list(ckpt["seen"])
+            step = int(ckpt["step"])
             torch.set_rng_state(ckpt["torch_rng"])
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
             raise UsageError(f"checkpoint {given['resume']!r} does not fit these settings: {one_line(e)}")
@@ -114,7 +114,7 @@ def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] =
              [{**rows, "lifetime": i, "lifetime_seed": config["seed"] + i} for i in range(n)] + [rows], step)
     if ckpt is None and config["hist_every"]:
         log.histograms(agent.weights(), 0)
-    logging = cb.LogCallback(log, config["log_every"], config["hist_every"], stats, seen)
+    logging = cb.LogCallback(log, config["log_every"], config["hist_every"], stats)
 
     def save(t: int) -> None:
         save_checkpoint(ckpt_path, {
@@ -122,7 +122,7 @@ def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] =
             "run": {"names": names, "aggregate": aggregate, "main": main_name},
             "agent": detached(agent.state_dict()), "learner": detached(learner.state_dict()),
             "env": env_state(env), "obs": to_torch(current.state.obs), "measures": to_torch(vars(measures)),
-            "window": stats.state_dict(), "seen": logging.seen, "torch_rng": torch.get_rng_state()})
+            "window": stats.state_dict(), "torch_rng": torch.get_rng_state()})
 
     current, stop = cb.Current(), cb.StopOnSignal()
     live = open_live(env, agent, config, session, names[shown], stop, step < steps) if render else None
