@@ -40,6 +40,11 @@ class RewardBaseline(nn.Module):
     ``sparse=True`` (default): rewards that are exactly zero are "no event"; the baseline tracks the
     mean of the event rewards alone, and steps without an event get ``A = 0``. Subtracting a
     baseline between sparse events would push down every action taken while nothing happens.
+
+    ``sparse=False`` with ``terminal`` and the trace's ``lam``: an episode's rewards stop when it
+    terminates, so that step also gets the future it loses, ``A_T -= b lam / (1 - lam)`` (the sum
+    of ``lam^j (0 - b)``, j >= 1): with it ``sum_t A_t E_t`` is unbiased for episodic REINFORCE
+    whatever b.
     """
 
     def __init__(self, n: int, beta: float = 0.99, sparse: bool = True):
@@ -47,14 +52,16 @@ class RewardBaseline(nn.Module):
         self.beta, self.sparse = beta, sparse
         self.register_buffer("b", torch.zeros(n))
 
-    def forward(self, reward: torch.Tensor) -> torch.Tensor:
+    def forward(self, reward: torch.Tensor, terminal: torch.Tensor | None = None,
+                lam: torch.Tensor | None = None) -> torch.Tensor:
         advantage = reward - self.b
         if self.sparse:
             event = reward != 0
-            advantage = torch.where(event, advantage, torch.zeros_like(advantage))
             self.b.copy_(torch.where(event, self.beta * self.b + (1 - self.beta) * reward, self.b))
-        else:
-            self.b.mul_(self.beta).add_(reward, alpha=1 - self.beta)
+            return torch.where(event, advantage, torch.zeros_like(advantage))
+        if terminal is not None:
+            advantage = advantage - torch.where(terminal, self.b * lam / (1 - lam), torch.zeros_like(self.b))
+        self.b.mul_(self.beta).add_(reward, alpha=1 - self.beta)
         return advantage
 
 
@@ -94,19 +101,22 @@ def nan_to_num(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x != x, torch.zeros_like(x), x.clamp(info.min, info.max))
 
 
-def obgd_step(lr: float, trace_l1: torch.Tensor, kappa: float) -> torch.Tensor:
+def obgd_step(lr: float, trace_l1: torch.Tensor, kappa: float, signal: torch.Tensor | None = None) -> torch.Tensor:
     """Per-lifetime step size bounded as in ObGD (Elsayed et al. 2024, streaming deep RL)::
 
         M = lr * kappa * ||trace||_1,   lr_eff = lr / max(M, 1)
 
-    ObGD also multiplies M by max(|signal|, 1). That makes the step for |signal| > 1 a signed
+    ObGD also multiplies M by max(|signal|, 1) (given ``signal``, so does this). That makes the step for |signal| > 1 a signed
     constant, a robust (Huber-like) regression: TD errors are skewed (a rare large one when an
     episode ends, small ones otherwise), so the critic settles far from the TD fixed point (on
     CartPole under a random policy: V about 80 where the returns are about 20) and the actor's
     rare large advantages count for as little as the common small ones. Left out, the bound
     depends on the trace alone and the step is an unbiased, shrunken gradient step; the rewards'
-    scale is normalised instead (RewardScaler).
+    scale is normalised instead (RewardScaler). Greedy keeps the factor: it has no critic to bias,
+    and its rare large signals (a termination's lost future) would otherwise overshoot.
     """
+    if signal is not None:
+        trace_l1 = trace_l1 * torch.clamp(signal.abs(), min=1.0)
     return lr / torch.clamp(lr * kappa * trace_l1, min=1.0)
 
 

@@ -154,10 +154,7 @@ class EProp(nn.Module):
             v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features()))
             advantage = r + self.gamma * v_next - v
         else:
-            b = self.baseline.b.clone()
-            advantage = self.baseline(r)
-            if not self.baseline.sparse:  # the episode's missing future, sum_j lam^j (0 - b), credited to E_T
-                advantage = advantage - torch.where(terminal, b * lam / (1 - lam), torch.zeros_like(b))
+            advantage = self.baseline(r, terminal, lam)
             agent.reset_state(done)
 
         traces = {k: getattr(self, self._buf("trace", k)) for k in self.names}
@@ -168,8 +165,8 @@ class EProp(nn.Module):
         finite = torch.isfinite(advantage) & torch.isfinite(l1)
 
         if self.optimizer == "sgd":
-            bound_l1 = l1 * torch.clamp(advantage.abs(), min=1.0) if self.signal_bound else l1
-            step = obgd_step(self.lr, bound_l1, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.lr)
+            signal = advantage if self.signal_bound else None
+            step = obgd_step(self.lr, l1, self.bound_kappa, signal) if self.bound_kappa else torch.full((n,), self.lr)
             step = torch.where(finite, step, torch.zeros_like(step))
         update_sq = torch.zeros(n)
         safe_adv = torch.where(finite, advantage, torch.zeros_like(advantage))
