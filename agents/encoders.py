@@ -1,21 +1,35 @@
-"""Encoders: observations (N, *obs_shape) -> input currents (N, D) for the first spiking layer.
+"""Encoders: observations (N, *obs_shape) -> input for the first spiking layer.
 
-Each encoder is a small module whose state (running statistics, the last frame) lives in buffers,
-so it is saved and restored with the agent's ``state_dict``. Encoders never build autograd graphs.
+What an observation *is* decides its encoder (``encoder="auto"``, :func:`observation_kind`):
 
-- :class:`NormalizeEncoder`: running mean / std normalisation per observation value, clipped.
-- :class:`PopulationEncoder`: normalisation, then Gaussian receptive fields: each value drives
-  ``n_per_dim`` neurons whose preferred values tile [-range, range].
-- :class:`PixelEncoder`: grayscale image -> average-pooled, plus the difference to the last frame
-  (motion), both flattened.
+- feature vectors, and arrays of two or more dimensions that are neither grids nor images
+  (float arrays, say): :class:`NormalizeEncoder`, flattened, running mean / std.
+- boolean or 0/1 grids (MinAtar's 10x10xC, each channel one kind of object): ``"spikes"``,
+  :class:`FrameEncoder` with no scaling: each cell of each channel is one input, already a spike.
+- images (integer dtype, 2-D or 3-D with a channel axis of at most 4, first or last): ``"pixels"``,
+  :class:`FrameEncoder` scaled from the Box's own range to [0, 1], max-pooled to at most
+  ``MAX_SIDE`` cells a side.
+
+Grid encoders keep the picture: they return (N, C, H, W) and say so with ``out_shape``, so that a
+convolutional front end can read it (a dense layer flattens it). Besides the frame they give ON and
+OFF events, as an event camera does: a cell whose value rose by more than ``threshold`` since the
+last step fires ON, one that fell fires OFF (``"events"``: the events alone, no frame).
+
+Each encoder's state (running statistics, the last frame) lives in buffers, so it is saved and
+restored with the agent's ``state_dict``. Encoders never build autograd graphs.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
+
+MAX_SIDE = 20  # images are max-pooled to at most this many cells on their longer side
+MAX_CHANNELS = 4  # an image's channel axis: gray, RGB, RGBA, or a stack of up to 4 frames
 
 
 class NormalizeEncoder(nn.Module):
@@ -25,6 +39,8 @@ class NormalizeEncoder(nn.Module):
 
         count += 1;  d = obs - mean;  mean += d / count;  m2 += d * (obs - mean);  var = m2 / count
     """
+
+    out_shape = None  # flat
 
     def __init__(self, n: int, obs_dim: int, clip: float = 5.0, eps: float = 1e-2, update: bool = True):
         super().__init__()
@@ -57,6 +73,8 @@ class PopulationEncoder(nn.Module):
     so each observation value is carried by a few active neurons around its value.
     """
 
+    out_shape = None
+
     def __init__(self, n: int, obs_dim: int, n_per_dim: int = 8, value_range: float = 2.5, width: float = 0.75):
         super().__init__()
         self.norm = NormalizeEncoder(n, obs_dim)
@@ -72,47 +90,128 @@ class PopulationEncoder(nn.Module):
         pass
 
 
-class PixelEncoder(nn.Module):
-    """uint8 image (N, H, W) or (N, H, W, C) -> [pooled frame, pooled frame - last pooled frame].
+def channel_axis(shape: tuple[int, ...]) -> int | None:
+    """Where a grid's channels are: -1 (channel-last, (H, W, C)), 0 (channel-first, (C, H, W)), or
+    None (a 2-D (H, W) grid). A 3-D shape whose first and last axes are both short takes the shorter
+    (channel-last on a tie, Gymnasium's and MinAtar's layout). Raises ValueError for other shapes."""
+    if len(shape) == 2:
+        return None
+    if len(shape) != 3:
+        raise ValueError(f"a grid is (H, W), (H, W, C) or (C, H, W); got shape {shape}")
+    return -1 if shape[-1] <= shape[0] else 0
 
-    The image is averaged to grayscale over channels, scaled to [0, 1] and average-pooled by
-    ``pool`` x ``pool``; the difference to the previous frame carries motion, which one frame lacks.
+
+def observation_kind(space: spaces.Box) -> str:
+    """``"spikes"`` (a boolean or 0/1 grid), ``"pixels"`` (an integer image), or ``"features"``.
+
+    A grid or image is 2-D, or 3-D with a channel axis (first or last) of at most ``MAX_CHANNELS``
+    (a boolean or 0/1 grid may have any number of channels: MinAtar's Seaquest has 10). Any other
+    array is flattened to features. Raises ValueError for what cannot be encoded at all.
+    """
+    shape, dtype = tuple(space.shape), np.dtype(space.dtype)
+    if math.prod(shape) == 0 or not (np.issubdtype(dtype, np.number) or dtype == np.bool_) \
+            or np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"cannot encode observations of shape {shape} and dtype {dtype}; allowed: real or "
+                         f"boolean arrays with at least one value (features, 0/1 grids, integer images)")
+    if len(shape) not in (2, 3):
+        return "features"
+    binary = dtype == np.bool_ or (np.issubdtype(dtype, np.integer) and np.all(space.low == 0) and np.all(space.high == 1))
+    if binary:
+        return "spikes"
+    if np.issubdtype(dtype, np.integer) and np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)):
+        axis = channel_axis(shape)
+        if axis is None or shape[axis] <= MAX_CHANNELS:
+            return "pixels"
+    return "features"
+
+
+class FrameEncoder(nn.Module):
+    """A grid or image (N, *obs_shape) -> (N, C_out, H', W'): the frame, then ON / OFF events.
+
+    With ``f`` the frame as (C, H, W), scaled by the Box's range ``(obs - low) / (high - low)`` and
+    max-pooled ``pool`` x ``pool`` (a ball of one cell survives pooling; an average would smear it)::
+
+        on  = [f - f_last >  threshold]     off = [f_last - f > threshold]     (0 or 1 per cell)
+
+    and the output is ``[f, on, off]`` stacked over channels (``frame=False``: ``[on, off]``, an
+    event camera's view; ``events=False``: ``[f]``). A new episode's first step has no last frame,
+    so no events. For a boolean grid the scaling is the identity and every input is a spike.
     """
 
-    def __init__(self, n: int, obs_shape: tuple[int, ...], pool: int = 4):
+    def __init__(self, n: int, space: spaces.Box, pool: int | None = None, frame: bool = True,
+                 events: bool = True, threshold: float = 0.1):
         super().__init__()
-        self.pool = pool
-        h, w = obs_shape[0] // pool, obs_shape[1] // pool
-        self.out_dim = 2 * h * w
-        self.register_buffer("last", torch.zeros(n, h * w))
+        if not (frame or events):
+            raise ValueError("a frame encoder needs frame=True or events=True")
+        shape = tuple(space.shape)
+        self.axis = channel_axis(shape)
+        c = 1 if self.axis is None else shape[self.axis]
+        h, w = (shape if self.axis is None else shape[1:] if self.axis == 0 else shape[:2])
+        self.pool = max(1, math.ceil(max(h, w) / MAX_SIDE)) if pool is None else int(pool)
+        self.frame, self.events, self.threshold = frame, events, threshold
+        ho, wo = math.ceil(h / self.pool), math.ceil(w / self.pool)
+        self.out_shape = (c * (int(frame) + 2 * int(events)), ho, wo)
+        self.out_dim = math.prod(self.out_shape)
+        low = np.broadcast_to(np.asarray(space.low, np.float64), shape)
+        high = np.broadcast_to(np.asarray(space.high, np.float64), shape)
+        if space.dtype == np.bool_:
+            low, high = np.zeros(shape), np.ones(shape)
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+            raise ValueError(f"cannot scale observations of shape {shape} and dtype {space.dtype} to [0, 1]: "
+                             f"its Box needs finite bounds with high > low")
+        self.register_buffer("low", self._chw(torch.as_tensor(low, dtype=torch.float32)[None])[0], persistent=False)
+        self.register_buffer("inv_range", 1.0 / self._chw(torch.as_tensor(high - low, dtype=torch.float32)[None])[0],
+                             persistent=False)
+        self.register_buffer("last", torch.zeros(n, c, ho, wo))
+        self.register_buffer("fresh", torch.ones(n, dtype=torch.bool))  # no last frame yet
+
+    def _chw(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, *obs_shape) -> (N, C, H, W)."""
+        if self.axis is None:
+            return x[:, None]
+        return x.movedim(-1, 1) if self.axis == -1 else x
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        img = obs.to(torch.float32) / 255.0
-        if img.dim() == 4:
-            img = img.mean(dim=-1)
-        n, h, w = img.shape
-        p = self.pool
-        img = img[:, : h // p * p, : w // p * p].reshape(n, h // p, p, w // p, p).mean(dim=(2, 4)).reshape(n, -1)
-        diff = img - self.last
-        self.last.copy_(img)
-        return torch.cat([img, diff * 4.0], dim=1)
+        f = (self._chw(obs.to(torch.float32)) - self.low) * self.inv_range
+        if self.pool > 1:
+            f = torch.nn.functional.max_pool2d(f, self.pool, ceil_mode=True)
+        out = [f] if self.frame else []
+        if self.events:
+            seen = (~self.fresh).to(f.dtype)[:, None, None, None]
+            d = (f - self.last) * seen
+            out += [(d > self.threshold).to(f.dtype), (d < -self.threshold).to(f.dtype)]
+            self.last.copy_(f)
+            self.fresh.fill_(False)
+        return torch.cat(out, dim=1) if len(out) > 1 else out[0]
 
     def reset_lifetimes(self, mask: torch.Tensor) -> None:
-        """A new episode has no previous frame: no motion on its first step."""
-        self.last.masked_fill_(mask[:, None], 0.0)
+        """A new episode has no previous frame: no events on its first step."""
+        self.fresh.logical_or_(mask)
 
 
-ENCODERS = ("normalize", "population", "pixels")
+ENCODERS = ("auto", "normalize", "population", "spikes", "pixels", "events")
 
 
-def make_encoder(name: str, n: int, obs_shape: tuple[int, ...], **kwargs) -> nn.Module:
-    """Build an encoder by name for N lifetimes and one observation's shape."""
+def make_encoder(name: str, n: int, space: spaces.Box, **kwargs) -> nn.Module:
+    """Build an encoder by name for N lifetimes and one observation's Box space.
+
+    ``"auto"``: by :func:`observation_kind`. ``"spikes"``, ``"pixels"`` and ``"events"`` need a grid
+    or image; ``"normalize"`` and ``"population"`` take any array (flattened).
+    """
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; allowed: {', '.join(map(repr, ENCODERS))}")
+    kind = observation_kind(space)
+    shape, dtype = tuple(space.shape), np.dtype(space.dtype)
+    if name == "auto":
+        name = kind if kind != "features" else "normalize"
     if name == "normalize":
-        return NormalizeEncoder(n, math.prod(obs_shape), **kwargs)
-    if name == "population":
-        return PopulationEncoder(n, math.prod(obs_shape), **kwargs)
-    if name == "pixels":
-        if len(obs_shape) not in (2, 3):
-            raise ValueError(f"pixel encoder needs image observations (H, W) or (H, W, C); got shape {obs_shape}")
-        return PixelEncoder(n, obs_shape, **kwargs)
-    raise ValueError(f"unknown encoder {name!r}; allowed: {', '.join(map(repr, ENCODERS))}")
+        encoder = NormalizeEncoder(n, math.prod(shape), **kwargs)
+    elif name == "population":
+        encoder = PopulationEncoder(n, math.prod(shape), **kwargs)
+    elif kind == "features":
+        raise ValueError(f"encoder {name!r} needs a 0/1 grid or an integer image ((H, W), or a channel axis of at "
+                         f"most {MAX_CHANNELS} first or last); got shape {shape} and dtype {dtype}")
+    else:
+        encoder = FrameEncoder(n, space, **({"frame": False, **kwargs} if name == "events" else kwargs))
+    encoder.name = name  # what "auto" chose, for the run's config
+    return encoder

@@ -29,12 +29,11 @@ class MLPPolicy(Policy):
                  out_scale: float = 0.1, encoder_kwargs: dict | None = None):
         super().__init__(observation_space, action_space, n, seed, temperature)
         size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
-        if encoder == "auto":
-            encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
         self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
         from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
-        self.encoder = make_encoder(encoder, n, self.obs_shape, **(encoder_kwargs or {}))
+        self.encoder = make_encoder(encoder, n, observation_space, **(encoder_kwargs or {}))
+        self.config["encoder"] = self.encoder.name
         d, a = self.encoder.out_dim, self.n_actions
         self.register_buffer("w1", per_lifetime(self.seeds, 1, lambda g: torch.randn(size, d, generator=g) / math.sqrt(d)))
         self.register_buffer("b1", torch.zeros(n, size))
@@ -44,7 +43,7 @@ class MLPPolicy(Policy):
         self.register_buffer("h", torch.zeros(n, size))
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.encoder(obs)
+        x = self.encoder(obs).flatten(1)  # a grid encoder's picture, flattened: the MLP has no notion of place
         h = torch.tanh((self.w1 * x[:, None, :]).sum(-1) + self.b1)
         self.x.copy_(x)
         self.h.copy_(h)

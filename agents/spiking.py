@@ -1,4 +1,4 @@
-"""The spiking policy: encoder -> hidden LIF / ALIF layers -> leaky readout -> softmax.
+"""The spiking policy: encoder -> [spiking convolution] -> hidden LIF / ALIF layers -> leaky readout -> softmax.
 
 Per environment step the network runs K ticks on the encoded observation x (held constant over
 the step). Per tick, for hidden layer l with input u (x for the first layer, the previous layer's
@@ -8,20 +8,16 @@ spikes otherwise) and neuron model of :mod:`tracerl.agents.neurons`::
     z_t, state = neuron_step(I_t, state)
     y_t = kappa * y_{t-1} + W_out z_t + b_out    (readout of the last hidden layer)
 
-and after the K ticks ``pi = softmax(y / T)``.
+and after the K ticks ``pi = softmax(y / T)``. Where the encoder keeps a picture (grids and
+images, :mod:`tracerl.agents.encoders`), the first layer is a spiking convolution
+(:mod:`tracerl.agents.conv`): its neurons know where they look, and its shared kernels learn.
 
-Each layer keeps its own e-prop eligibility (Bellec et al. 2020), no backpropagation through time::
-
-    xbar_t = alpha * xbar_{t-1} + u_t           presynaptic trace, the neuron's own leak
-    e_t    = psi_t * xbar_t                     (ALIF: psi_t * (xbar_t - beta * eps_t),
-                                                  eps_{t+1} = rho * eps_t + e_t)
-    ebar_t = kappa * ebar_{t-1} + e_t           filtered like the readout
-
-so that for a cotangent dy on the logits (``local_grads``) a hidden weight gets
-``L[j] * ebar[j, i]`` with the learning signal ``L = B dy``, B = W_out^T ("symmetric") or a fixed
-random matrix ("random"). For a feed-forward layer with the reset detached this is exactly the
-gradient autograd computes through the whole history, with psi as the surrogate derivative. The
-readout's eligibility is exact: ``dy (x) zbar`` with ``zbar_t = kappa * zbar_{t-1} + z_t``.
+Each layer keeps its own e-prop eligibility (Bellec et al. 2020, :mod:`tracerl.agents.layer`), no
+backpropagation through time, so that for a cotangent dy on the logits (``local_grads``) a hidden
+weight gets ``L[j] * ebar[j, i]`` with the learning signal ``L = B dy``, B = W_out^T ("symmetric")
+or a fixed random matrix ("random"). For a feed-forward layer with the reset detached this is
+exactly the gradient autograd computes through the whole history, with psi as the surrogate
+derivative. The readout's eligibility is exact: ``dy (x) zbar`` with ``zbar_t = kappa * zbar_{t-1} + z_t``.
 
 Homeostasis keeps hidden neurons alive: each neuron's bias drifts toward a target firing rate,
 ``b += eta_h * (target_rate - rate_ema)``, a local rule outside the policy gradient.
@@ -36,124 +32,14 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from tracerl.agents import neurons
 from tracerl.agents.encoders import make_encoder
+from tracerl.agents.conv import ConvLayer
+from tracerl.agents.layer import SpikingLayer
 from tracerl.agents.policy import Policy, per_lifetime
 
 NEURONS = ("lif", "alif")
 FEEDBACK = ("symmetric", "random")
-
-
-class SpikingLayer(nn.Module):
-    """N lifetimes of one hidden layer: weights, neuron state and e-prop eligibility traces."""
-
-    def __init__(self, n: int, in_dim: int, size: int, neuron: str, recurrent: bool, kappa: float,
-                 tau_mem: float, tau_adapt: float, beta: float, gamma_pd: float, input_scale: float,
-                 seeds: list[int], salt: int):
-        super().__init__()
-        self.neuron, self.recurrent, self.kappa, self.size = neuron, recurrent, kappa, size
-        if neuron == "lif":
-            self.p = neurons.LIFParams.from_tau(tau_mem, gamma_pd=gamma_pd)
-        else:
-            self.p = neurons.ALIFParams.from_tau(tau_mem, tau_adapt, beta=beta, gamma_pd=gamma_pd)
-        std = input_scale / math.sqrt(in_dim)
-        self.register_buffer("w_in", per_lifetime(seeds, salt, lambda g: torch.randn(size, in_dim, generator=g) * std))
-        self.register_buffer("bias", torch.zeros(n, size))
-        self.register_buffer("v", torch.zeros(n, size))
-        self.register_buffer("z", torch.zeros(n, size))
-        self.register_buffer("a", torch.zeros(n, size))  # ALIF adaptation (unused by LIF)
-        self.register_buffer("xbar_in", torch.zeros(n, in_dim))
-        self.register_buffer("ebar_in", torch.zeros(n, size, in_dim))
-        self.register_buffer("eps_in", torch.zeros(n, size, in_dim) if neuron == "alif" else torch.zeros(0))
-        self.register_buffer("rate", torch.zeros(n, size))  # spikes per tick in the last env step
-        self.register_buffer("rate_ema", torch.full((n, size), 0.05))
-        if recurrent:
-            rstd = 0.5 / math.sqrt(size)
-            self.register_buffer("w_rec", per_lifetime(seeds, salt + 1, lambda g: torch.randn(size, size, generator=g) * rstd))
-            self.register_buffer("xbar_rec", torch.zeros(n, size))
-            self.register_buffer("ebar_rec", torch.zeros(n, size, size))
-            self.register_buffer("eps_rec", torch.zeros(n, size, size) if neuron == "alif" else torch.zeros(0))
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        return {"w_in": self.w_in, "w_rec": self.w_rec} if self.recurrent else {"w_in": self.w_in}
-
-    def _eligibility(self, psi: torch.Tensor, xbar: torch.Tensor, ebar: torch.Tensor, eps: torch.Tensor) -> None:
-        """ebar <- kappa ebar + e_t in place (ALIF: and eps <- rho eps + e_t)."""
-        if self.neuron == "alif":
-            e = psi[:, :, None] * (xbar[:, None, :] - self.p.beta * eps)
-            eps.mul_(self.p.rho).add_(e)
-        else:
-            e = psi[:, :, None] * xbar[:, None, :]
-        ebar.mul_(self.kappa).add_(e)
-
-    def forward(self, u: torch.Tensor, ticks: int) -> torch.Tensor:
-        """Run ``ticks`` ticks; returns the spikes (ticks, N, size).
-
-        ``u`` is either one input (N, in_dim) held constant over the ticks (the first layer: the
-        encoded observation) or a sequence (ticks, N, in_dim) (a deeper layer: spikes below).
-        With a constant input, W_in u is computed once, and for LIF neurons the K per-tick
-        eligibility updates fold into two outer products per step. With ``xbar_k = alpha^k xbar_0 +
-        c_k u`` and ``c_k = (1 - alpha^k) / (1 - alpha)``::
-
-            ebar_K = kappa^K ebar_0 + (sum_k kappa^(K-k) alpha^k psi_k) (x) xbar_0
-                                    + (sum_k kappa^(K-k) c_k psi_k) (x) u
-        """
-        const = u.dim() == 2
-        fold = const and self.neuron == "lif"
-        alpha, kappa = self.p.alpha, self.kappa
-        if const:
-            i_ff = (self.w_in * u[:, None, :]).sum(-1) + self.bias
-        if fold:
-            xbar0 = self.xbar_in.clone()
-            p_acc = torch.zeros_like(self.v)
-            q_acc = torch.zeros_like(self.v)
-        spikes = []
-        for k in range(1, ticks + 1):
-            uk = u if const else u[k - 1]
-            current = i_ff if const else (self.w_in * uk[:, None, :]).sum(-1) + self.bias
-            z_prev = self.z.clone()
-            if self.recurrent:
-                current = current + (self.w_rec * z_prev[:, None, :]).sum(-1)
-            if self.neuron == "lif":
-                z, st = neurons.lif_step(current, neurons.LIFState(self.v, self.z), self.p)
-                psi = neurons.lif_pseudo_derivative(st, self.p)
-            else:
-                z, st = neurons.alif_step(current, neurons.ALIFState(self.v, self.z, self.a), self.p)
-                psi = neurons.alif_pseudo_derivative(st, self.p)
-                self.a.copy_(st.a)
-            self.v.copy_(st.v)
-            self.z.copy_(z)
-            psi = psi.detach()  # eligibility traces never carry an autograd graph (bptt may record the rest)
-            if fold:
-                p_acc = p_acc + (kappa ** (ticks - k) * alpha ** k) * psi
-                q_acc = q_acc + (kappa ** (ticks - k) * (1 - alpha ** k) / (1 - alpha)) * psi
-            else:
-                self.xbar_in.mul_(alpha).add_(uk.detach())
-                self._eligibility(psi, self.xbar_in, self.ebar_in, self.eps_in)
-            if self.recurrent:
-                self.xbar_rec.mul_(alpha).add_(z_prev.detach())
-                self._eligibility(psi, self.xbar_rec, self.ebar_rec, self.eps_rec)
-            spikes.append(z)
-        if fold:
-            ud = u.detach()
-            self.ebar_in.mul_(kappa ** ticks).add_(p_acc[:, :, None] * xbar0[:, None, :] + q_acc[:, :, None] * ud[:, None, :])
-            self.xbar_in.mul_(alpha ** ticks).add_(ud, alpha=(1 - alpha ** ticks) / (1 - alpha))
-        zs = torch.stack(spikes)
-        self.rate.copy_(zs.detach().mean(0))
-        return zs
-
-    def local_grads(self, signal: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``L[j] * ebar[j, i]`` for a learning signal L (N, size)."""
-        g = {"w_in": signal[:, :, None] * self.ebar_in}
-        if self.recurrent:
-            g["w_rec"] = signal[:, :, None] * self.ebar_rec
-        return g
-
-    def reset_state(self, mask: torch.Tensor) -> None:
-        for name in ("v", "z", "a", "xbar_in", "ebar_in", "eps_in", "xbar_rec", "ebar_rec", "eps_rec"):
-            t = getattr(self, name, None)
-            if t is not None and t.numel():
-                t.masked_fill_(mask.view(-1, *([1] * (t.dim() - 1))), 0.0)
+FRONTENDS = ("auto", "conv", "dense")
 
 
 class SpikingPolicy(Policy):
@@ -167,7 +53,13 @@ class SpikingPolicy(Policy):
         ticks: network ticks K per environment step.
         tau_mem, tau_out, tau_adapt: time constants in ticks (membrane, readout, ALIF threshold).
         beta: ALIF threshold rise per spike; gamma_pd: height of the pseudo-derivative.
-        encoder: "normalize", "population", "pixels" or "auto" (pixels for 2-D/3-D uint8 images).
+        encoder: "auto" (by what the observation is), "normalize", "population", "spikes" (0/1 grids),
+            "pixels" (integer images) or "events" (ON / OFF events alone); see :mod:`tracerl.agents.encoders`.
+        frontend: "auto" (a spiking convolution where the encoder keeps a picture, else dense),
+            "conv" or "dense" (the picture flattened into the first dense layer).
+        conv_channels, conv_kernel, conv_stride: the convolution's kernels, their side, their step
+            (None: 1 on grids of up to 10 cells a side, else 2).
+        frontend_learn: False keeps the convolution's kernels as they started (a fixed random front end).
         feedback: "symmetric" (B = W_out^T for the last hidden layer) or "random" (fixed random B).
             Layers below the last always use fixed random feedback.
         input_scale: input weights start ~ N(0, input_scale^2 / in_dim).
@@ -184,30 +76,51 @@ class SpikingPolicy(Policy):
                  tau_out: float = 5.0, tau_adapt: float = 100.0, beta: float = 0.2, gamma_pd: float = 0.3,
                  encoder: str = "auto", feedback: str = "symmetric", input_scale: float = 1.0,
                  out_scale: float = 0.1, target_rate: float = 0.05, homeostasis: float = 1e-3,
-                 temperature: float = 1.0, encoder_kwargs: dict | None = None):
+                 temperature: float = 1.0, encoder_kwargs: dict | None = None, frontend: str = "auto",
+                 conv_channels: int = 16, conv_kernel: int = 3, conv_stride: int | None = None,
+                 frontend_learn: bool = True):
         super().__init__(observation_space, action_space, n, seed, temperature)
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(map(repr, NEURONS))}")
         if feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(map(repr, FEEDBACK))}")
-        sizes = [hidden] if isinstance(hidden, int) else list(hidden)
-        if encoder == "auto":
-            encoder = "pixels" if len(self.obs_shape) >= 2 else "normalize"
+        if frontend not in FRONTENDS:
+            raise ValueError(f"unknown frontend {frontend!r}; allowed: {', '.join(map(repr, FRONTENDS))}")
+        sizes = [s for s in ([hidden] if isinstance(hidden, int) else list(hidden)) if s]
         self.config = dict(hidden=sizes, neuron=neuron, recurrent=recurrent, ticks=ticks, tau_mem=tau_mem,
                            tau_out=tau_out, tau_adapt=tau_adapt, beta=beta, gamma_pd=gamma_pd, encoder=encoder,
                            feedback=feedback, input_scale=input_scale, out_scale=out_scale,
-                           target_rate=target_rate, homeostasis=homeostasis, temperature=temperature)
+                           target_rate=target_rate, homeostasis=homeostasis, temperature=temperature,
+                           frontend=frontend, conv_channels=conv_channels, conv_kernel=conv_kernel,
+                           conv_stride=conv_stride, frontend_learn=frontend_learn)
         from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.ticks, self.feedback = ticks, feedback
         self.target_rate, self.homeostasis = target_rate, homeostasis
         self.kappa = math.exp(-1.0 / tau_out)
-        self.encoder = make_encoder(encoder, n, self.obs_shape, **(encoder_kwargs or {}))
-        dims = [self.encoder.out_dim] + sizes
-        self.layers = nn.ModuleList(
-            SpikingLayer(n, dims[i], dims[i + 1], neuron, recurrent, self.kappa, tau_mem, tau_adapt, beta,
-                         gamma_pd, input_scale, self.seeds, salt=10 * i)
-            for i in range(len(sizes)))
+        self.encoder = make_encoder(encoder, n, observation_space, **(encoder_kwargs or {}))
+        self.config["encoder"] = self.encoder.name
+        picture = self.encoder.out_shape
+        if frontend == "conv" and picture is None:
+            raise ValueError(f"frontend 'conv' needs an encoder that keeps a picture (a grid or an image); "
+                             f"observation shape {self.obs_shape} went to a flat encoder")
+        self.conv = picture is not None and frontend != "dense"
+        self.config["frontend"] = "conv" if self.conv else "dense"
+        layers = []
+        if self.conv:
+            stride = conv_stride or (1 if max(picture[1:]) <= 10 else 2)
+            layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, stride, neuron, self.kappa, tau_mem,
+                                    tau_adapt, beta, gamma_pd, input_scale, self.seeds, salt=0))
+        elif not sizes:
+            raise ValueError("hidden must name at least one layer size without a convolutional front end")
+        dims = [layers[0].size if layers else self.encoder.out_dim] + sizes
+        layers += [SpikingLayer(n, dims[i], dims[i + 1], neuron, recurrent, self.kappa, tau_mem, tau_adapt, beta,
+                                gamma_pd, input_scale, self.seeds, salt=10 * (i + len(layers)))
+                   for i in range(len(sizes))]
+        self.layers = nn.ModuleList(layers)
+        if self.conv:
+            layers[0].learn = frontend_learn  # False: the kernels stay as drawn, and no eligibility is kept
+        sizes = [layer.size for layer in layers]
         h, a = sizes[-1], self.n_actions
         ostd = out_scale / math.sqrt(h)
         self.register_buffer("w_out", per_lifetime(self.seeds, 7, lambda g: torch.randn(a, h, generator=g) * ostd))
@@ -226,9 +139,11 @@ class SpikingPolicy(Policy):
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
         u = self.encoder(obs)
-        self.x.copy_(u)
-        for layer in self.layers:  # layer by layer, all K ticks each: the layers feed forward
-            u = layer(u, self.ticks)
+        self.x.copy_(u.flatten(1))
+        if not self.conv:
+            u = u.flatten(1)
+        for i, layer in enumerate(self.layers):  # layer by layer, all K ticks each: the layers feed forward
+            u = layer(u, self.ticks, const=i == 0)
         self.spikes.copy_(u.detach())  # the last hidden layer's spikes of this step's ticks, for display
         # The readout over the K ticks, folded: with S = sum_k kappa^(K-k) z_k and c = sum_k kappa^(K-k),
         # y_K = kappa^K y_0 + W_out S + c b_out, zbar_K = kappa^K zbar_0 + S, bbar_K = kappa^K bbar_0 + c.
@@ -248,6 +163,8 @@ class SpikingPolicy(Policy):
         grads = {"w_out": dy[:, :, None] * self.zbar[:, None, :], "b_out": dy * self.bbar}
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
+            if not layer.learn:
+                continue
             if i == last and self.feedback == "symmetric":
                 signal = (self.w_out * dy[:, :, None]).sum(1)
             else:
@@ -259,7 +176,7 @@ class SpikingPolicy(Policy):
     def standin_logits(self, u: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
         """A one-step, rate-based stand-in of the network (the reflect learner differentiates it).
 
-        For an input held at u (N, in_dim), a LIF neuron with current I fires about
+        For an input held at u (the encoded observation), a LIF neuron with current I fires about
         ``r = softclip((I - I_0) / theta)`` spikes per tick, I_0 = theta (1 - alpha) / 2 (half its
         rheobase), softclip a smooth clamp to [0, 1]; recurrent input uses the layer's observed
         rate; the readout settles at ``y = (W_out r + b_out) / (1 - kappa)``. ALIF adaptation is
@@ -267,7 +184,7 @@ class SpikingPolicy(Policy):
         """
         softclip = lambda x: (torch.nn.functional.softplus(10 * x) - torch.nn.functional.softplus(10 * (x - 1))) / 10  # noqa: E731
         for i, layer in enumerate(self.layers):
-            current = (w[f"layers.{i}.w_in"] * u[:, None, :]).sum(-1) + layer.bias
+            current = layer.drive(u, w.get(f"layers.{i}.w_in", layer.w_in)) + layer.bias
             if layer.recurrent:
                 current = current + (w[f"layers.{i}.w_rec"] * layer.rate_ema[:, None, :]).sum(-1)
             theta = layer.p.theta
@@ -277,8 +194,9 @@ class SpikingPolicy(Policy):
     def weights(self) -> dict[str, torch.Tensor]:
         w = {"w_out": self.w_out, "b_out": self.b_out}
         for i, layer in enumerate(self.layers):
-            for k, t in layer.weights().items():
-                w[f"layers.{i}.{k}"] = t
+            if layer.learn:
+                for k, t in layer.weights().items():
+                    w[f"layers.{i}.{k}"] = t
         return w
 
     def features(self) -> torch.Tensor:

@@ -135,3 +135,60 @@ def test_entropy_cotangent_is_gradient_of_entropy():
     (ref,) = torch.autograd.grad(entropy, y)
     torch.testing.assert_close(agent.entropy_cotangent(), ref, rtol=1e-4, atol=1e-6)
     assert math.isfinite(float(agent.entropy().sum()))
+
+
+def conv_rollout(n=2, seed=5, trace_lambda=0.0, neuron="lif"):
+    """A spiking convolution straight into the readout, on random 0/1 grids (weights fixed)."""
+    space = spaces.Box(0, 1, (6, 7, 2), np.uint8)  # channel-last 0/1 grid: spikes encoder, ON/OFF events
+    agent = SpikingPolicy(space, spaces.Discrete(3), hidden=[], n=n, seed=seed, ticks=TICKS, homeostasis=0.0,
+                          input_scale=3.0, out_scale=1.0, temperature=0.7, conv_channels=3, conv_kernel=3,
+                          conv_stride=2, neuron=neuron)
+    learner = EProp(agent, signal="greedy", lr=0.0, trace_lambda=trace_lambda, entropy=0.0)
+    rng = np.random.default_rng(seed)
+    xs, actions = [], []
+    for t in range(T_STEPS):
+        agent.act(rng.integers(0, 2, (n, 6, 7, 2)).astype(np.uint8))
+        xs.append(agent.x.clone().view(n, *agent.encoder.out_shape))
+        actions.append(agent.action.clone())
+        grads = agent.local_grads(agent.logp_cotangent())
+        learner.step(np.zeros(n), np.zeros(n, bool))
+    return agent, learner, grads, xs, actions
+
+
+def conv_reference_grads(agent, xs, actions, weights_of_steps):
+    """Autograd through the whole history of the convolution, tick by tick, lifetime by lifetime."""
+    layer = agent.layers[0]
+    p, k, s = layer.p, layer.kernel, layer.stride
+    w_in = layer.w_in.clone().requires_grad_(True)
+    w_out = agent.w_out.clone().requires_grad_(True)
+    b_out = agent.b_out.clone().requires_grad_(True)
+    n, c_in = w_in.shape[0], layer.in_shape[0]
+    v = torch.zeros(n, layer.size)
+    z = torch.zeros(n, layer.size)
+    y = torch.zeros(n, w_out.shape[1])
+    total = 0.0
+    for x, a, weight in zip(xs, actions, weights_of_steps):
+        current = torch.stack([torch.nn.functional.conv2d(x[i:i + 1], w_in[i].view(-1, c_in, k, k), stride=s).flatten()
+                               for i in range(n)])
+        for _ in range(TICKS):
+            v = p.alpha * v + current - p.theta * z.detach()
+            z = SpikeFn.apply(v, p.theta, p.gamma_pd)
+            y = agent.kappa * y + (w_out * z[:, None, :]).sum(-1) + b_out
+        total = total + weight * torch.log_softmax(y / agent.temperature, -1).gather(1, a[:, None]).sum()
+    return dict(zip(("w_in", "w_out", "b_out"), torch.autograd.grad(total, (w_in, w_out, b_out))))
+
+
+def test_convolution_eligibility_equals_autograd_through_the_whole_history():
+    agent, _, grads, xs, actions = conv_rollout()
+    assert 0.02 < agent.layers[0].rate.mean() < 0.9  # the network fires: the comparison is not trivially zero
+    ref = conv_reference_grads(agent, xs, actions, [0.0] * (T_STEPS - 1) + [1.0])
+    assert ref["w_in"].abs().max() > 1e-3
+    torch.testing.assert_close(grads["layers.0.w_in"], ref["w_in"], rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(grads["w_out"], ref["w_out"], rtol=1e-4, atol=1e-5)
+
+
+def test_convolution_lambda_trace_equals_discounted_sum_of_autograd_gradients():
+    lam = 0.8
+    agent, learner, _, xs, actions = conv_rollout(trace_lambda=lam)
+    ref = conv_reference_grads(agent, xs, actions, [lam ** (T_STEPS - 1 - t) for t in range(T_STEPS)])
+    torch.testing.assert_close(learner.trace__layers_0_w_in, ref["w_in"], rtol=1e-3, atol=1e-5)

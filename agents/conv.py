@@ -1,0 +1,83 @@
+"""A spiking convolution: LIF / ALIF neurons on a grid whose input weights are shared kernels.
+
+For input u (N, C, H, W) and ``channels`` kernels W_c (C, k, k) moved by ``stride``, neuron (c, p)
+at output position p sees the patch u_p (C * k * k values) and gets the current ``W_c . u_p + b_cp``.
+Each neuron's dynamics are those of :class:`tracerl.agents.layer.SpikingLayer`.
+
+e-prop for a shared weight: every neuron (c, p) has its own eligibility for the kernel entry i
+(``ebar[c, p, i]``, the same recursion as a dense synapse, with the presynaptic trace of the input
+cell that p's patch puts at i), and the shared weight's gradient is the sum over the positions that
+use it::
+
+    dW_c[i] = sum_p L[c, p] * ebar[c, p, i]
+
+So memory is N x channels x positions x C k k, fixed for the whole lifetime, and for a
+feed-forward layer with the reset detached this is exactly the gradient autograd computes through
+the whole history (tests/test_exactness.py). The presynaptic traces live on the input grid
+(N, C, H, W) and are cut into patches with ``unfold``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+from tracerl.agents.policy import per_lifetime
+from tracerl.agents.layer import SpikingLayer
+
+
+def conv_out(side: int, kernel: int, stride: int) -> int:
+    """Output positions along one side (no padding)."""
+    return (side - kernel) // stride + 1
+
+
+class ConvLayer(SpikingLayer):
+    """N lifetimes of a spiking convolution over (C, H, W) inputs; ``size`` = channels x positions.
+
+    Its spikes come out flat, channel-major ((N, channels * H' * W')), for the layer above or the
+    readout. It takes a constant input only (the first layer, the encoded observation).
+    """
+
+    def __init__(self, n: int, in_shape: tuple[int, int, int], channels: int, kernel: int, stride: int,
+                 neuron: str, kappa: float, tau_mem: float, tau_adapt: float, beta: float, gamma_pd: float,
+                 input_scale: float, seeds: list[int], salt: int):
+        c, h, w = in_shape
+        kernel = min(kernel, h, w)
+        self.in_shape, self.channels, self.kernel, self.stride = tuple(in_shape), channels, kernel, stride
+        self.out_hw = (conv_out(h, kernel, stride), conv_out(w, kernel, stride))
+        self.positions = self.out_hw[0] * self.out_hw[1]
+        super().__init__(n, c * kernel * kernel, channels * self.positions, neuron, False, kappa, tau_mem,
+                         tau_adapt, beta, gamma_pd, input_scale, seeds, salt)
+
+    def _init_input(self, n: int, in_dim: int, input_scale: float, seeds: list[int], salt: int) -> None:
+        """w_in (N, channels, C k k) ~ N(0, input_scale^2 / (C k k)); xbar_in on the input grid (N, C, H, W);
+        ebar_in per neuron and kernel entry (N, channels, positions, C k k)."""
+        std = input_scale / math.sqrt(in_dim)
+        co, p = self.channels, self.positions
+        self.register_buffer("w_in", per_lifetime(seeds, salt, lambda g: torch.randn(co, in_dim, generator=g) * std))
+        self.register_buffer("xbar_in", torch.zeros(n, *self.in_shape))
+        self.register_buffer("ebar_in", torch.zeros(n, co, p, in_dim))
+        self.register_buffer("eps_in", torch.zeros(n, co, p, in_dim) if self.neuron == "alif" else torch.zeros(0))
+
+    def _patches(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, C k k, positions)."""
+        return F.unfold(x, self.kernel, stride=self.stride)
+
+    def drive(self, u: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.bmm(self.w_in if w is None else w, self._patches(u)).reshape(u.shape[0], -1)
+
+    def _post(self, a: torch.Tensor) -> torch.Tensor:
+        return a.reshape(a.shape[0], self.channels, self.positions, 1)
+
+    def _pre(self, x: torch.Tensor) -> torch.Tensor:
+        return self._patches(x).transpose(1, 2)[:, None]
+
+    def _input_grad(self, signal: torch.Tensor) -> torch.Tensor:
+        return (self._post(signal) * self.ebar_in).sum(2)
+
+    def forward(self, u: torch.Tensor, ticks: int, const: bool) -> torch.Tensor:
+        if not const:
+            raise ValueError("a convolutional layer reads the encoded observation: it must be the first layer")
+        return super().forward(u, ticks, const)
