@@ -28,9 +28,11 @@ from tracerl.agents.policy import per_lifetime
 from tracerl.agents.layer import SpikingLayer
 
 
-def conv_out(side: int, kernel: int, stride: int) -> int:
-    """Output positions along one side (no padding)."""
-    return (side - kernel) // stride + 1
+def conv_out(side: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Output positions along one side, and the zeros padded after it so that every input cell is
+    seen (MinAtar's paddle is on the last row)."""
+    out = -(-(side - kernel) // stride) + 1
+    return out, (out - 1) * stride + kernel - side
 
 
 class ConvLayer(SpikingLayer):
@@ -46,7 +48,8 @@ class ConvLayer(SpikingLayer):
         c, h, w = in_shape
         kernel = min(kernel, h, w)
         self.in_shape, self.channels, self.kernel, self.stride = tuple(in_shape), channels, kernel, stride
-        self.out_hw = (conv_out(h, kernel, stride), conv_out(w, kernel, stride))
+        (ho, pad_h), (wo, pad_w) = conv_out(h, kernel, stride), conv_out(w, kernel, stride)
+        self.out_hw, self.pad = (ho, wo), (0, pad_w, 0, pad_h)
         self.positions = self.out_hw[0] * self.out_hw[1]
         super().__init__(n, c * kernel * kernel, channels * self.positions, neuron, False, kappa, tau_mem,
                          tau_adapt, beta, gamma_pd, input_scale, seeds, salt)
@@ -63,7 +66,7 @@ class ConvLayer(SpikingLayer):
 
     def _patches(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C k k, positions)."""
-        return F.unfold(x, self.kernel, stride=self.stride)
+        return F.unfold(F.pad(x, self.pad) if any(self.pad) else x, self.kernel, stride=self.stride)
 
     def drive(self, u: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         return torch.bmm(self.w_in if w is None else w, self._patches(u)).reshape(u.shape[0], -1)

@@ -109,10 +109,9 @@ def observation_kind(space: spaces.Box) -> str:
     array is flattened to features. Raises ValueError for what cannot be encoded at all.
     """
     shape, dtype = tuple(space.shape), np.dtype(space.dtype)
-    if math.prod(shape) == 0 or not (np.issubdtype(dtype, np.number) or dtype == np.bool_) \
-            or np.issubdtype(dtype, np.complexfloating):
-        raise ValueError(f"cannot encode observations of shape {shape} and dtype {dtype}; allowed: real or "
-                         f"boolean arrays with at least one value (features, 0/1 grids, integer images)")
+    if math.prod(shape) == 0:
+        raise ValueError(f"cannot encode observations of shape {shape} and dtype {dtype}; allowed: arrays with "
+                         f"at least one value (features, 0/1 grids, integer images)")
     if len(shape) not in (2, 3):
         return "features"
     binary = dtype == np.bool_ or (np.issubdtype(dtype, np.integer) and np.all(space.low == 0) and np.all(space.high == 1))

@@ -57,8 +57,8 @@ class SpikingPolicy(Policy):
             "pixels" (integer images) or "events" (ON / OFF events alone); see :mod:`tracerl.agents.encoders`.
         frontend: "auto" (a spiking convolution where the encoder keeps a picture, else dense),
             "conv" or "dense" (the picture flattened into the first dense layer).
-        conv_channels, conv_kernel, conv_stride: the convolution's kernels, their side, their step
-            (None: 1 on grids of up to 10 cells a side, else 2).
+        conv_channels, conv_kernel, conv_stride: the convolution's kernels, their side and their step
+            (4 and 2: MinAtar's 10 x 10 becomes 4 x 4 positions, each seeing 4 x 4 cells).
         frontend_learn: False keeps the convolution's kernels as they started (a fixed random front end).
         feedback: "symmetric" (B = W_out^T for the last hidden layer) or "random" (fixed random B).
             Layers below the last always use fixed random feedback.
@@ -77,7 +77,7 @@ class SpikingPolicy(Policy):
                  encoder: str = "auto", feedback: str = "symmetric", input_scale: float = 1.0,
                  out_scale: float = 0.1, target_rate: float = 0.05, homeostasis: float = 1e-3,
                  temperature: float = 1.0, encoder_kwargs: dict | None = None, frontend: str = "auto",
-                 conv_channels: int = 16, conv_kernel: int = 3, conv_stride: int | None = None,
+                 conv_channels: int = 16, conv_kernel: int = 4, conv_stride: int = 2,
                  frontend_learn: bool = True):
         super().__init__(observation_space, action_space, n, seed, temperature)
         if neuron not in NEURONS:
@@ -108,8 +108,7 @@ class SpikingPolicy(Policy):
         self.config["frontend"] = "conv" if self.conv else "dense"
         layers = []
         if self.conv:
-            stride = conv_stride or (1 if max(picture[1:]) <= 10 else 2)
-            layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, stride, neuron, self.kappa, tau_mem,
+            layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, conv_stride, neuron, self.kappa, tau_mem,
                                     tau_adapt, beta, gamma_pd, input_scale, self.seeds, salt=0))
         elif not sizes:
             raise ValueError("hidden must name at least one layer size without a convolutional front end")
@@ -198,6 +197,10 @@ class SpikingPolicy(Policy):
                 for k, t in layer.weights().items():
                     w[f"layers.{i}.{k}"] = t
         return w
+
+    def shared_weights(self) -> tuple[str, ...]:
+        """The weights shared across positions (the convolution's kernels), which learners bound apart."""
+        return tuple(f"layers.{i}.w_in" for i, layer in enumerate(self.layers) if isinstance(layer, ConvLayer) and layer.learn)
 
     def features(self) -> torch.Tensor:
         """Critic features: the readout's filtered spikes (scaled to about a rate), x, and 1."""

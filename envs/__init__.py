@@ -34,6 +34,23 @@ for _id, _single, _vec in (
         gym.register(id=_id, entry_point=_single, vector_entry_point=_vec)
 
 
+def register_minatar() -> bool:
+    """Register MinAtar's Gymnasium ids (``MinAtar/Breakout-v1``, ...) when the ``minatar`` package is
+    installed (``pip install -e ".[minatar]"``): importing ``minatar.gym`` alone registers nothing.
+    Returns whether they are registered."""
+    if "MinAtar/Breakout-v1" in gym.registry:
+        return True
+    try:
+        from minatar import gym as minatar_gym
+    except ImportError:
+        return False
+    minatar_gym.register_envs()
+    return True
+
+
+register_minatar()
+
+
 def resolve_id(name: str) -> str:
     """A short name (``pong``, ``cartpole``, ...), a registered Gymnasium id, or ``module:Id`` -> the id.
 
@@ -76,4 +93,4 @@ def short_name(env_id: str) -> str:
 
 
 __all__ = ["ALIASES", "BUNDLED", "FlappyBirdEnv", "FlappyBirdVecEnv", "PongEnv", "PongVecEnv", "near_miss",
-           "resolve_id", "short_name"]
+           "register_minatar", "resolve_id", "short_name"]

@@ -19,7 +19,8 @@ with the learning signal A_t:
   critic on the agent's spike features, learned online by TD(lambda).
 
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1 is large; the
-signal's size is left out, see ``obgd_step``), or with ``optimizer="rms"`` a per-weight RMSprop
+signal's size is left out, see ``obgd_step``; a convolution's shared kernels are bounded by their own
+trace, the other weights together), or with ``optimizer="rms"`` a per-weight RMSprop
 scaling. Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
 """
 
@@ -84,6 +85,10 @@ class EProp(nn.Module):
         check_ranges(self.config)
         self.names = list(agent.weights())
         self._scale = {k: (1.0 if k in agent.READOUT else hidden_lr) for k in self.names}
+        # Shared weights (a convolution's kernels) sum the eligibility of every position that uses them,
+        # so their trace is about positions times a dense weight's: in the common bound they would
+        # throttle every other weight's step (Breakout: 1,684 of a trace L1 of 1,783). Each gets its own.
+        self.shared = set(getattr(agent, "shared_weights", lambda: ())())
         for k, w in agent.weights().items():
             self.register_buffer(self._buf("trace", k), torch.zeros_like(w))
             if optimizer == "rms":
@@ -159,15 +164,26 @@ class EProp(nn.Module):
 
         traces = {k: getattr(self, self._buf("trace", k)) for k in self.names}
         l1 = torch.zeros(n)
+        own_l1 = {}
         for k, e in traces.items():
             e.mul_(lam.view(-1, *([1] * (e.dim() - 1)))).add_(g_pi[k])
-            l1 = l1 + self._scale[k] * e.abs().flatten(1).sum(1)  # the bound sees each weight's own step
-        finite = torch.isfinite(advantage) & torch.isfinite(l1)
+            ek = self._scale[k] * e.abs().flatten(1).sum(1)  # the bound sees each weight's own step
+            if k in self.shared:
+                own_l1[k] = ek
+            else:
+                l1 = l1 + ek
+        total_l1 = l1 + sum(own_l1.values()) if own_l1 else l1
+        finite = torch.isfinite(advantage) & torch.isfinite(total_l1)
 
         if self.optimizer == "sgd":
             signal = advantage if self.signal_bound else None
-            step = obgd_step(self.lr, l1, self.bound_kappa, signal) if self.bound_kappa else torch.full((n,), self.lr)
-            step = torch.where(finite, step, torch.zeros_like(step))
+
+            def bounded(trace_l1):
+                step = obgd_step(self.lr, trace_l1, self.bound_kappa, signal) if self.bound_kappa else torch.full((n,), self.lr)
+                return torch.where(finite, step, torch.zeros_like(step))
+
+            step = bounded(l1)
+            own_step = {k: bounded(v) for k, v in own_l1.items()}
         update_sq = torch.zeros(n)
         safe_adv = torch.where(finite, advantage, torch.zeros_like(advantage))
         for k, w in agent.weights().items():
@@ -180,7 +196,7 @@ class EProp(nn.Module):
                 sq.mul_(self.rms_beta).addcmul_(u, u, value=1 - self.rms_beta)
                 u = u / (torch.sqrt(sq) + 1e-8) * (self.lr * finite.to(u.dtype)).view(shape)
             else:
-                u = nan_to_num(u) * step.view(shape)
+                u = nan_to_num(u) * own_step.get(k, step).view(shape)
             u = u * self._scale[k]
             w.add_(u)
             update_sq = update_sq + u.flatten(1).pow(2).sum(1)
@@ -193,7 +209,7 @@ class EProp(nn.Module):
         self.schedule.update(r)
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
-               "trace_l1": l1, "finite": finite.all()}
+               "trace_l1": total_l1, "finite": finite.all()}
         if self.signal == "td":
             out["value"] = v
         else:

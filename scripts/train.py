@@ -30,6 +30,7 @@ import sys
 
 from tracerl import envs
 from tracerl.agents import AGENTS
+from tracerl.agents.encoders import ENCODERS
 from tracerl.learners import LEARNERS
 from tracerl.learners.run.settings import Parser, UsageError, class_default, parse_hidden
 from tracerl.learners.run.train import train
@@ -46,7 +47,7 @@ def build_parser() -> Parser:
     g = p.add_argument_group("run")
     opt(g, "--env", "pong", f"{', '.join(envs.ALIASES)}, any registered Gymnasium id with a Discrete action "
         "space and a Box observation, e.g. CartPole-v1, LunarLander-v3, or module:Id for a game another package "
-        "registers on import (images go to the pixel encoder)")
+        "registers on import, MinAtar/Breakout-v1 and the other MinAtar games when minatar is installed")
     opt(g, "--agent", "spiking", "policy network", choices=sorted(AGENTS))
     opt(g, "--learner", "eprop", "learning rule", choices=sorted(LEARNERS))
     opt(g, "--lifetimes", "1", "N independent lifetimes (seeds seed, seed+1, ...) in one batch", type=int,
@@ -67,7 +68,7 @@ def build_parser() -> Parser:
     opt(g, "--tau-mem", class_default(spiking, "tau_mem"), "membrane time constant, ticks", type=float)
     opt(g, "--tau-out", class_default(spiking, "tau_out"), "readout time constant, ticks", type=float)
     opt(g, "--encoder", class_default(spiking, "encoder"), "observation encoder",
-        choices=["auto", "normalize", "population", "pixels"])
+        choices=list(ENCODERS))
     opt(g, "--feedback", class_default(spiking, "feedback"), "learning-signal feedback weights",
         choices=["symmetric", "random"])
     opt(g, "--temperature", class_default(spiking, "temperature"), "softmax temperature", type=float)

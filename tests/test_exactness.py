@@ -168,6 +168,7 @@ def conv_reference_grads(agent, xs, actions, weights_of_steps):
     y = torch.zeros(n, w_out.shape[1])
     total = 0.0
     for x, a, weight in zip(xs, actions, weights_of_steps):
+        x = torch.nn.functional.pad(x, layer.pad)  # zeros after the last row / column, so every cell is seen
         current = torch.stack([torch.nn.functional.conv2d(x[i:i + 1], w_in[i].view(-1, c_in, k, k), stride=s).flatten()
                                for i in range(n)])
         for _ in range(TICKS):

@@ -1,0 +1,183 @@
+"""Encoders chosen by what the observation is (issue 19), and the spiking convolution that reads them."""
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from tracerl.agents.encoders import FrameEncoder, NormalizeEncoder, make_encoder, observation_kind
+from tracerl.agents.spiking import SpikingPolicy
+from tracerl.learners.eprop import EProp
+
+MINATAR = spaces.Box(0.0, 1.0, (10, 10, 4), bool)  # MinAtar's observation space
+
+
+def encode(encoder, obs):
+    return encoder(torch.as_tensor(np.asarray(obs)))
+
+
+@pytest.mark.parametrize("space, kind", [
+    (MINATAR, "spikes"),
+    (spaces.Box(0, 1, (10, 10, 10), np.uint8), "spikes"),  # a 0/1 grid of any channel count (Seaquest: 10)
+    (spaces.Box(0, 1, (6, 6), np.int64), "spikes"),
+    (spaces.Box(0, 255, (60, 80), np.uint8), "pixels"),
+    (spaces.Box(0, 255, (64, 64, 3), np.uint8), "pixels"),
+    (spaces.Box(0, 255, (4, 84, 84), np.uint8), "pixels"),  # channel-first frame stack
+    (spaces.Box(-1, 1, (3, 5), np.float32), "features"),  # 2-D but not an image
+    (spaces.Box(0, 255, (5, 6, 7), np.uint8), "features"),  # no channel axis of at most 4
+    (spaces.Box(-1, 1, (6,), np.float32), "features"),
+    (spaces.Box(0, 1, (2, 3, 4, 5), bool), "features"),  # 4-D: flattened
+])
+def test_the_observation_decides_its_kind(space, kind):
+    assert observation_kind(space) == kind
+
+
+def test_a_boolean_grid_goes_in_as_spikes_one_input_per_cell_and_channel():
+    enc = make_encoder("auto", 1, MINATAR)
+    assert isinstance(enc, FrameEncoder) and enc.name == "spikes"
+    grid = np.zeros((1, 10, 10, 4), bool)
+    grid[0, 9, 3, 0] = True  # paddle
+    grid[0, 5, 7, 1] = True  # ball
+    out = encode(enc, grid)
+    assert out.shape == (1, 12, 10, 10)  # frame (4 channels), ON (4), OFF (4): nothing pooled, nothing cropped
+    frame = out[0, :4]
+    assert frame[0, 9, 3] == 1.0 and frame[1, 5, 7] == 1.0  # a spike of 1, not 1/255, each in its own channel
+    assert frame.sum() == 2.0
+
+
+def test_a_zero_one_integer_grid_is_read_as_spikes_too():
+    enc = make_encoder("auto", 1, spaces.Box(0, 1, (5, 5), np.uint8))
+    assert enc.name == "spikes" and enc.out_shape == (3, 5, 5)
+    obs = np.eye(5, dtype=np.uint8)[None]
+    assert torch.equal(encode(enc, obs)[0, 0], torch.eye(5))
+
+
+def test_images_are_scaled_from_their_box_range():
+    enc = make_encoder("auto", 1, spaces.Box(0, 100, (8, 8), np.uint8), events=False)
+    obs = np.full((1, 8, 8), 50, np.uint8)
+    torch.testing.assert_close(encode(enc, obs), torch.full((1, 1, 8, 8), 0.5))
+    enc = make_encoder("auto", 1, spaces.Box(10, 20, (8, 8), np.int32), events=False)
+    torch.testing.assert_close(encode(enc, np.full((1, 8, 8), 15, np.int32)), torch.full((1, 1, 8, 8), 0.5))
+
+
+def test_channel_first_and_channel_last_images_encode_alike():
+    rng = np.random.default_rng(0)
+    last = rng.integers(0, 256, (2, 12, 16, 3), dtype=np.uint8)
+    first = np.ascontiguousarray(last.transpose(0, 3, 1, 2))
+    enc_last = make_encoder("pixels", 2, spaces.Box(0, 255, (12, 16, 3), np.uint8))
+    enc_first = make_encoder("pixels", 2, spaces.Box(0, 255, (3, 12, 16), np.uint8))
+    a, b = encode(enc_last, last), encode(enc_first, first)
+    assert a.shape == (2, 9, 12, 16)  # RGB kept apart, then ON and OFF per channel
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[:, :3], torch.as_tensor(first, dtype=torch.float32) / 255.0)
+
+
+def test_large_images_are_max_pooled_so_a_small_bright_object_survives():
+    enc = make_encoder("pixels", 1, spaces.Box(0, 255, (60, 80), np.uint8), events=False)
+    assert enc.pool == 4 and enc.out_shape == (1, 15, 20)
+    img = np.zeros((1, 60, 80), np.uint8)
+    img[0, 33, 50] = 255  # a one-pixel ball
+    out = encode(enc, img)[0, 0]
+    assert out[33 // 4, 50 // 4] == 1.0 and out.sum() == 1.0
+
+
+def test_frame_differences_give_on_and_off_events_as_an_event_camera():
+    space = spaces.Box(0, 255, (4, 4), np.uint8)
+    enc = make_encoder("events", 2, space)
+    assert enc.out_shape == (2, 4, 4)  # ON and OFF alone
+    a = np.zeros((2, 4, 4), np.uint8)
+    a[:, 1, 1] = 200
+    first = encode(enc, a)
+    assert first.sum() == 0  # no last frame yet: no events
+    b = np.zeros((2, 4, 4), np.uint8)
+    b[:, 1, 2] = 200  # the object moved one cell right
+    ev = encode(enc, b)
+    on, off = ev[:, 0], ev[:, 1]
+    assert on[:, 1, 2].tolist() == [1.0, 1.0] and off[:, 1, 1].tolist() == [1.0, 1.0]
+    assert on.sum() == 2 and off.sum() == 2
+    b2 = b.copy()
+    b2[:, 1, 2] = 210  # a change below the threshold (0.1 of the range) is no event
+    assert encode(enc, b2).sum() == 0
+    enc.reset_lifetimes(torch.tensor([True, False]))  # lifetime 0 starts a new episode
+    ev = encode(enc, a)
+    assert ev[0].sum() == 0 and ev[1].sum() == 2
+
+
+def test_arrays_that_are_not_images_are_flattened_to_features():
+    enc = make_encoder("auto", 2, spaces.Box(-1, 1, (3, 5), np.float32))
+    assert isinstance(enc, NormalizeEncoder) and enc.out_dim == 15
+    out = encode(enc, np.random.default_rng(0).uniform(-1, 1, (2, 3, 5)).astype(np.float32))
+    assert out.shape == (2, 15) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("space, name", [
+    (spaces.Box(-np.inf, np.inf, (8, 8), np.float32), "events"),
+    (spaces.Box(0, 1, (0, 4), np.float32), "auto"),
+    (spaces.Box(-1, 1, (6,), np.float32), "pixels"),
+    (spaces.Box(-1, 1, (3, 5), np.float32), "spikes"),
+])
+def test_what_cannot_be_encoded_is_one_line_naming_shape_and_dtype(space, name):
+    with pytest.raises(ValueError) as e:
+        make_encoder(name, 1, space)
+    msg = str(e.value)
+    assert "\n" not in msg and str(tuple(space.shape)) in msg and str(np.dtype(space.dtype)) in msg
+
+
+def test_grids_get_a_convolutional_front_end_and_features_a_dense_one():
+    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2)
+    assert agent.config["encoder"] == "spikes" and agent.config["frontend"] == "conv"
+    conv = agent.layers[0]
+    assert conv.out_hw == (4, 4) and conv.size == 16 * 16  # kernels of 4 x 4 cells, moved by 2: rows 0-9 all seen
+    assert agent.weights()["layers.0.w_in"].shape == (2, 16, 12 * 4 * 4)  # shared: channels x (C k k)
+    dense = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, frontend="dense")
+    assert dense.layers[0].w_in.shape == (2, 128, 1200)
+    flat = SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3))
+    assert flat.config["frontend"] == "dense"
+    with pytest.raises(ValueError, match="frontend 'conv' needs an encoder that keeps a picture"):
+        SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3), frontend="conv")
+
+
+class WhereIsTheDot:
+    """A contextual bandit on a 0/1 grid: one lit cell; the action that names its half (0 left, 1
+    right) is rewarded +1, the other -1. N games as arrays."""
+
+    def __init__(self, n, side=8, seed=0):
+        self.n, self.side, self.rng = n, side, np.random.default_rng(seed)
+        self.space = spaces.Box(0, 1, (side, side), np.uint8)
+
+    def observe(self):
+        self.col = self.rng.integers(0, self.side, self.n)
+        row = self.rng.integers(0, self.side, self.n)
+        grid = np.zeros((self.n, self.side, self.side), np.uint8)
+        grid[np.arange(self.n), row, self.col] = 1
+        return grid
+
+    def reward(self, action):
+        return np.where(action == (self.col >= self.side // 2), 1.0, -1.0)
+
+
+def play(frontend_learn: bool, steps: int = 2500, n: int = 2):
+    game = WhereIsTheDot(n)
+    agent = SpikingPolicy(game.space, spaces.Discrete(2), n=n, hidden=[], frontend_learn=frontend_learn,
+                          conv_channels=8, conv_kernel=4, conv_stride=4,  # the readout sees the kernels alone
+                          input_scale=6.0)  # one lit cell of 48 per patch: a larger drive makes it felt
+    learner = EProp(agent, signal="greedy", lr=0.01, trace_lambda=0.0, entropy=0.01, reward_scale=False)
+    w0 = agent.layers[0].w_in.clone()
+    obs, rewards = game.observe(), []
+    for _ in range(steps):
+        action = agent.act(obs)
+        r = game.reward(action)
+        rewards.append(r)
+        obs = game.observe()
+        learner.step(r, np.zeros(n, bool), obs)
+    late = np.mean(rewards[-500:])
+    return late, (agent.layers[0].w_in - w0).abs().max().item()
+
+
+@pytest.mark.slow
+def test_the_convolution_learns_where_things_are_and_a_frozen_one_stays_as_drawn():
+    late, moved = play(frontend_learn=True)
+    assert moved > 1e-3  # the shared kernels learned
+    assert late > 0.3  # 65% right (chance: 0; 0.5 here after 3,000 steps)
+    _, moved_frozen = play(frontend_learn=False)
+    assert moved_frozen == 0.0
