@@ -635,3 +635,21 @@ def test_checkpoints_written_before_the_tracerl_package_resume(tmp_path, fixture
     if learner == "bptt":
         kwargs = ckpt["config"]["learner_kwargs"]
         assert kwargs["truncation"] == 100 and "window" not in kwargs
+
+
+# -- images and event grids (issue 19) ---------------------------------------------------------
+def test_minatar_trains_by_its_gymnasium_id_with_spikes_into_a_convolution(tmp_path):
+    pytest.importorskip("minatar")
+    assert run(tmp_path, "--env", "MinAtar/Breakout-v1", "--steps", "40", "--lifetimes", "2") == 0
+    config = yaml.safe_load((tmp_path / "run__mean" / "config.yaml").read_text())
+    assert config["agent_kwargs"]["encoder"] == "spikes" and config["agent_kwargs"]["frontend"] == "conv"
+    assert "1_game/return_last100" in events(tmp_path / "run__0").Tags()["scalars"]
+
+
+def test_an_encoder_that_cannot_read_the_observation_is_one_line_and_exit_code_2(tmp_path, capsys):
+    assert run(tmp_path, "--env", "cartpole", "--encoder", "pixels") == 2
+    assert one_error_line(capsys) == ("train.py: error: encoder 'pixels' needs a 0/1 grid or an integer image ((H, W), "
+                                      "or a channel axis of at most 4 first or last); got shape (4,) and dtype float32")
+    assert run(tmp_path, "--env", "cartpole", "--set", "frontend=conv") == 2
+    assert "frontend 'conv' needs an encoder that keeps a picture" in one_error_line(capsys)
+    assert not any(tmp_path.iterdir())
