@@ -4,6 +4,7 @@
     python scripts/bench_vs_baselines.py                           # CartPole 100k, Pong and Flappy 200k, 5 seeds
     python scripts/bench_vs_baselines.py --envs cartpole --steps 20000 --seeds 1
     python scripts/bench_vs_baselines.py --envs pong flappy --only ppo
+    python scripts/bench_vs_baselines.py --envs breakout space_invaders freeway --seeds 3 --only ppo
 
 Per env, one after the other (never two at once, so the timings do not share the CPU):
   tracerl  scripts/train.py with the env's preset and the default learner (eprop), the seeds as one
@@ -49,16 +50,23 @@ import numpy as np
 
 from tracerl import envs
 from tracerl.learners.run import compare
-from tracerl.learners.run.games import GAMES
+from tracerl.learners.run.games import GAMES, RETURN
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 ENVS = {key: envs.ALIASES[key] for key in ("cartpole", "pong", "flappy")}  # the games it compares on
-DEFAULT_STEPS = {"cartpole": 100_000, "pong": 200_000, "flappy": 200_000}  # CartPole: RL-Zoo's n_timesteps
-# The measure of each game (CartPole: the trailing-100 episode length) and over how many last steps
-# its final figure is taken (0: the last value), from the registry of games' measures.
-MEASURE = {"cartpole": "rollout/ep_len_mean", **{k: GAMES[ENVS[k]].tag for k in ("pong", "flappy")}}
-FINAL_STEPS = {"cartpole": 0, **{k: GAMES[ENVS[k]].final_steps for k in ("pong", "flappy")}}
+# MinAtar's games (pip install -e ".[minatar]"): a 10 x 10 grid of 0/1 channels; on request (--envs)
+MINATAR = {"breakout": "MinAtar/Breakout-v1", "space_invaders": "MinAtar/SpaceInvaders-v1",
+           "freeway": "MinAtar/Freeway-v1"}
+if envs.register_minatar():
+    ENVS.update(MINATAR)
+DEFAULT_STEPS = {"cartpole": 100_000, "pong": 200_000, "flappy": 200_000,  # CartPole: RL-Zoo's n_timesteps
+                 **{k: 1_000_000 for k in MINATAR}}
+# The measure of each game (CartPole: the trailing-100 episode length; MinAtar: the trailing-100 return)
+# and over how many last steps its final figure is taken (0: the last value), from the registry of games' measures.
+MEASURE = {"cartpole": "rollout/ep_len_mean", **{k: GAMES[ENVS[k]].tag for k in ("pong", "flappy")},
+           **{k: RETURN.tag for k in MINATAR}}
+FINAL_STEPS = {"cartpole": 0, **{k: GAMES[ENVS[k]].final_steps for k in ("pong", "flappy")}, **{k: 0 for k in MINATAR}}
 BAR = {"cartpole": 475.0}
 LEARNER = "eprop"  # train.py's default
 
@@ -302,7 +310,8 @@ def table(summaries: list[dict]) -> str:
              "env steps/s per seed | env steps/s, all seeds | wall-clock s | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
-        what = {"cartpole": "trailing-100 length", "pong": "hit rate, last 20k", "flappy": "pipes/crash, last 50k"}
+        what = {"cartpole": "trailing-100 length", "pong": "hit rate, last 20k", "flappy": "pipes/crash, last 50k",
+                **{k: "trailing-100 return" for k in MINATAR}}
         finals = " ".join(f"{v:.3g}" for v in s["finals"])
         how = "one process, seeds batched" if s["batch"] else f"{s['processes']} process{'es' * (s['processes'] > 1)}, one after another"
         lines.append(
@@ -314,7 +323,9 @@ def table(summaries: list[dict]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="+", choices=list(ENVS), default=list(ENVS))
+    p.add_argument("--envs", nargs="+", choices=list(ENVS), default=["cartpole", "pong", "flappy"],
+                   help="the games (default: cartpole pong flappy; breakout space_invaders freeway: MinAtar's, "
+                        "1M steps by default)")
     p.add_argument("--steps", type=int, default=None,
                    help="env steps per seed (default: CartPole 100000, RL-Zoo's budget; Pong and Flappy 200000)")
     p.add_argument("--seeds", type=int, default=5)

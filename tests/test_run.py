@@ -184,3 +184,24 @@ def test_a_frozen_agent_keeps_its_own_plasticity_still():
     for key in ("layers.0.bias", "encoder.mean", "encoder.m2", "encoder.count", "w_out"):
         assert torch.equal(after[key], before[key]), key
     assert not torch.equal(after["layers.0.v"], before["layers.0.v"])  # it plays: activity goes on
+
+
+def test_a_small_float_rgb_game_is_drawn_scaled_up_in_uint8():
+    """MinAtar renders 10 x 10 float frames in [0, 1]: the live window shows them 30 times larger."""
+    pygame = pytest.importorskip("pygame")
+    from tracerl.learners.run.live import GameView
+
+    class Tiny:
+        unwrapped = None
+
+        def render(self):
+            frame = np.zeros((10, 10, 3))
+            frame[9, 3] = (0.2, 0.4, 0.6)  # the paddle's cell
+            return frame
+
+    view = GameView(Tiny())
+    assert view.size == (300, 300)
+    surface = pygame.Surface(view.size)
+    view.draw(surface)
+    pixels = pygame.surfarray.array3d(surface)  # (width, height, 3)
+    assert tuple(pixels[3 * 30 + 15, 9 * 30 + 15]) == (51, 102, 153) and pixels[0, 0].sum() == 0

@@ -131,15 +131,28 @@ class Recorder:
         return n
 
 
+GAME_MIN_H = 300  # a small game's frames (MinAtar's 10 x 10) are scaled up to at least this height, pixels
+
+
+def as_rgb8(frame: np.ndarray) -> np.ndarray:
+    """An ``rgb_array`` frame as uint8 RGB: float frames (MinAtar's, in [0, 1]) are scaled by 255."""
+    if frame.dtype != np.uint8:
+        frame = np.clip(np.asarray(frame, np.float64) * 255.0, 0, 255).astype(np.uint8)
+    return frame[..., :3] if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=-1)
+
+
 class GameView:
     """Draws one game on a pygame surface: its own ``draw(surface)`` where it has one (the bundled
-    games), else its ``render()`` frames; the env must be made with ``render_mode="rgb_array"``."""
+    games), else its ``render()`` frames, scaled up by a whole factor where they are small; the env
+    must be made with ``render_mode="rgb_array"``."""
 
     def __init__(self, env):
         frame = env.render()
         self.env = env
-        self.size = (int(frame.shape[1]), int(frame.shape[0])) if frame is not None else (0, 0)
         self._draw = getattr(env.unwrapped, "draw", None)
+        h, w = frame.shape[:2] if frame is not None else (0, 0)
+        self.scale = 1 if self._draw is not None or h == 0 else max(1, -(-GAME_MIN_H // h))
+        self.size = (w * self.scale, h * self.scale)
 
     def draw(self, surface) -> None:
         import pygame
@@ -149,7 +162,8 @@ class GameView:
         else:
             frame = self.env.render()
             if frame is not None:
-                pygame.surfarray.blit_array(surface, np.transpose(frame[..., :3], (1, 0, 2)))
+                rgb = as_rgb8(frame).repeat(self.scale, axis=0).repeat(self.scale, axis=1)
+                pygame.surfarray.blit_array(surface, np.transpose(rgb, (1, 0, 2)))
 
 
 class LiveWindow:
