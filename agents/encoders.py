@@ -151,8 +151,8 @@ class FrameEncoder(nn.Module):
         ho, wo = math.ceil(h / self.pool), math.ceil(w / self.pool)
         self.out_shape = (c * (int(frame) + 2 * int(events)), ho, wo)
         self.out_dim = math.prod(self.out_shape)
-        low = np.broadcast_to(np.asarray(space.low, np.float64), shape)
-        high = np.broadcast_to(np.asarray(space.high, np.float64), shape)
+        low = np.broadcast_to(np.asarray(space.low, np.float64), shape).copy()
+        high = np.broadcast_to(np.asarray(space.high, np.float64), shape).copy()
         if space.dtype == np.bool_:
             low, high = np.zeros(shape), np.ones(shape)
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
