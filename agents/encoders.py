@@ -158,9 +158,9 @@ class FrameEncoder(nn.Module):
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
             raise ValueError(f"cannot scale observations of shape {shape} and dtype {space.dtype} to [0, 1]: "
                              f"its Box needs finite bounds with high > low")
-        self.register_buffer("low", self._chw(torch.as_tensor(low, dtype=torch.float32)[None])[0], persistent=False)
-        self.register_buffer("inv_range", 1.0 / self._chw(torch.as_tensor(high - low, dtype=torch.float32)[None])[0],
-                             persistent=False)
+        chw = lambda a: self._chw(torch.as_tensor(a, dtype=torch.float32)[None])[0].contiguous()  # noqa: E731
+        self.register_buffer("low", chw(low), persistent=False)
+        self.register_buffer("inv_range", 1.0 / chw(high - low), persistent=False)
         self.register_buffer("last", torch.zeros(n, c, ho, wo))
         self.register_buffer("fresh", torch.ones(n, dtype=torch.bool))  # no last frame yet
 

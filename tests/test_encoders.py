@@ -181,3 +181,22 @@ def test_the_convolution_learns_where_things_are_and_a_frozen_one_stays_as_drawn
     assert late > 0.3  # 65% right (chance: 0; 0.5 here after 3,000 steps)
     _, moved_frozen = play(frontend_learn=False)
     assert moved_frozen == 0.0
+
+
+@pytest.mark.parametrize("learner_name, kwargs", [("eprop", {"signal": "td"}), ("eprop", {"signal": "greedy"}),
+                                                  ("reflect", {}), ("bptt", {"truncation": 5})])
+def test_every_learner_trains_the_convolution(learner_name, kwargs):
+    from tracerl.learners import make_learner
+
+    n = 2
+    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=n, hidden=16)
+    learner = make_learner(learner_name, agent, **kwargs)
+    rng = np.random.default_rng(0)
+    w0 = agent.layers[0].w_in.clone()
+    obs = rng.random((n, 10, 10, 4)) < 0.1
+    for t in range(30):
+        agent.act(obs)
+        obs = rng.random((n, 10, 10, 4)) < 0.1
+        learner.step(rng.choice([-1.0, 0.0, 1.0], n), np.zeros(n, bool), obs)
+    assert (agent.layers[0].w_in - w0).abs().max() > 0
+    assert torch.isfinite(agent.layers[0].w_in).all()
