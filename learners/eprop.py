@@ -37,6 +37,7 @@ from tracerl.learners.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
+BOUND_GROUPS = ("shared", "weight")
 
 
 class EProp(nn.Module):
@@ -56,6 +57,8 @@ class EProp(nn.Module):
         signal_bound: the bound also sees the signal, ``lr_eff = lr / max(lr kappa max(|A|, 1) ||E||_1, 1)``
             as in ObGD itself (default: on for greedy, whose rare large signals, such as a
             termination's lost future, would otherwise overshoot; off for td, whose critic it biases).
+        bound_groups: which weights share one step bound: "shared" (a convolution's kernels each on their
+            own trace, every other weight together) or "weight" (every weight tensor on its own).
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -65,7 +68,8 @@ class EProp(nn.Module):
                  lambda_steps: int = 200_000, gamma: float = 0.99, critic_lr: float = 0.05,
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
-                 rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None):
+                 rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
+                 bound_groups: str = "shared"):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -80,7 +84,9 @@ class EProp(nn.Module):
                            gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
-                           reward_scale=reward_scale, signal_bound=signal_bound)
+                           reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups)
+        if bound_groups not in BOUND_GROUPS:
+            raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         self.signal_bound = signal == "greedy" if signal_bound is None else signal_bound
         check_ranges(self.config)
         self.names = list(agent.weights())
@@ -88,7 +94,7 @@ class EProp(nn.Module):
         # Shared weights (a convolution's kernels) sum the eligibility of every position that uses them,
         # so their trace is about positions times a dense weight's: in the common bound they would
         # throttle every other weight's step (Breakout: 1,684 of a trace L1 of 1,783). Each gets its own.
-        self.shared = set(getattr(agent, "shared_weights", lambda: ())())
+        self.shared = set(getattr(agent, "shared_weights", lambda: ())()) if bound_groups == "shared" else set(self.names)
         for k, w in agent.weights().items():
             self.register_buffer(self._buf("trace", k), torch.zeros_like(w))
             if optimizer == "rms":
