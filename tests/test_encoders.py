@@ -200,3 +200,28 @@ def test_every_learner_trains_the_convolution(learner_name, kwargs):
         learner.step(rng.choice([-1.0, 0.0, 1.0], n), np.zeros(n, bool), obs)
     assert (agent.layers[0].w_in - w0).abs().max() > 0
     assert torch.isfinite(agent.layers[0].w_in).all()
+
+
+def readout_change(frontend_learn: bool, bound_groups: str = "shared") -> torch.Tensor:
+    """The readout's change in the first learning step of a conv agent (the same forward either way)."""
+    n = 2
+    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=n, hidden=16, frontend_learn=frontend_learn)
+    learner = EProp(agent, signal="greedy", lr=0.5, entropy=0.0, reward_scale=False, bound_groups=bound_groups)
+    rng = np.random.default_rng(1)
+    for _ in range(5):  # activity first
+        agent.act(rng.random((n, 10, 10, 4)) < 0.2)
+        learner.step(np.zeros(n), np.zeros(n, bool))
+    w0 = agent.w_out.clone()
+    agent.act(rng.random((n, 10, 10, 4)) < 0.2)
+    learner.step(np.ones(n), np.zeros(n, bool))
+    return agent.w_out - w0
+
+
+def test_the_kernels_trace_does_not_shrink_the_other_weights_steps():
+    """A kernel's trace sums its positions' eligibilities: bounded on its own, it leaves the readout's
+    step as it would be without it (the bound is active here: lr 0.5)."""
+    learned, frozen = readout_change(True), readout_change(False)
+    assert frozen.abs().max() > 0
+    torch.testing.assert_close(learned, frozen)
+    alone = readout_change(True, bound_groups="weight")  # each tensor on its own: the dense layer's trace left out too
+    assert alone.abs().max() > frozen.abs().max()
