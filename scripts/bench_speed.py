@@ -3,10 +3,14 @@
     python scripts/bench_speed.py                      # spiking 128 hidden, Pong, eprop-td, N=1 and N=64
     python scripts/bench_speed.py --lifetimes 1 64 --agent mlp --learner eprop
     python scripts/bench_speed.py --memory-steps 200000 --lifetimes 1
+    python scripts/bench_speed.py --env pong --env-kwarg obs_type=pixels     # Pong from pixels
+    python scripts/bench_speed.py --env MinAtar/Breakout-v1 --lifetimes 1 5  # MinAtar (pip install -e ".[minatar]")
 
 Issue 3 targets (spiking, 128 hidden, Pong, torch.set_num_threads(1)): >= 3,000 steps/s for one
 lifetime, >= 50,000 lifetime-steps/s in total for 64. Steps/s are the median of --repeats timed
 runs after compilation and a warm-up; RSS is read from /proc before and after --memory-steps.
+The game's share is the time the same number of env steps (random actions) takes alone, over the
+loop's time.
 """
 
 from __future__ import annotations
@@ -46,11 +50,16 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--memory-steps", type=int, default=0, help="also run this many steps and report RSS growth")
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
+                   help="an env keyword, e.g. obs_type=pixels (repeatable; values as YAML)")
     args = p.parse_args()
+    import yaml
+
+    env_kwargs = {k: yaml.safe_load(v) for k, _, v in (kv.partition("=") for kv in args.env_kwarg)}
     torch.set_num_threads(1)
 
     for n in args.lifetimes:
-        env = make_env(args.env, n)
+        env = make_env(args.env, n, **env_kwargs)
         obs, _ = env.reset(seed=0)
         env_id = envs.resolve_id(args.env)
         cfg = preset(env_id, args.learner)
@@ -70,10 +79,15 @@ def main() -> None:
             measures, obs = run(agent, learner, env, obs, args.steps, measures=measures)
             rates.append(args.steps / (time.perf_counter() - t))
         sps = statistics.median(rates)
-        print(f"{args.agent} {args.learner}-{args.signal} hidden={args.hidden} {env_id} "
+        t = time.perf_counter()
+        for _ in range(args.steps):  # the game alone, the same steps
+            env.step(env.action_space.sample())
+        game_share = (time.perf_counter() - t) * sps / args.steps
+        kw = "".join(f" {k}={v}" for k, v in env_kwargs.items())
+        print(f"{args.agent} {args.learner}-{args.signal} hidden={args.hidden} {env_id}{kw} "
               f"N={n:3d}: {sps:8,.0f} steps/s per lifetime, {sps * n:10,.0f} lifetime-steps/s in total "
-              f"({'compiled' if not args.no_compile else 'eager'}, first 300 steps incl. compile {warm:.1f}s)",
-              flush=True)
+              f"({'compiled' if not args.no_compile else 'eager'}, first 300 steps incl. compile {warm:.1f}s; "
+              f"the game's share {game_share:.0%})", flush=True)
         if args.memory_steps:
             before = rss_mb()
             t = time.perf_counter()
