@@ -193,3 +193,42 @@ def test_convolution_lambda_trace_equals_discounted_sum_of_autograd_gradients():
     agent, learner, _, xs, actions = conv_rollout(trace_lambda=lam)
     ref = conv_reference_grads(agent, xs, actions, [lam ** (T_STEPS - 1 - t) for t in range(T_STEPS)])
     torch.testing.assert_close(learner.trace__layers_0_w_in, ref["w_in"], rtol=1e-3, atol=1e-5)
+
+
+def test_a_deeper_layers_eligibility_equals_autograd_given_the_spikes_below():
+    """The layer above reads the spikes of the layer below, tick by tick (the folded sequence path):
+    with symmetric feedback its input weights get the exact gradient, the spikes below held as given."""
+    n = 2
+    agent = SpikingPolicy(spaces.Box(-1, 1, (5,), np.float32), spaces.Discrete(3), hidden=[12, 10], n=n, seed=4,
+                          ticks=TICKS, homeostasis=0.0, input_scale=3.0, out_scale=1.0, temperature=0.7)
+    rng = np.random.default_rng(4)
+    below, actions = [], []
+    first = agent.layers[0]
+    original = first.forward
+
+    def record(u, ticks, const):  # keep the first layer's spikes of every step
+        zs = original(u, ticks, const)
+        below.append(zs.clone())
+        return zs
+
+    first.forward = record
+    for t in range(T_STEPS):
+        agent.act(rng.uniform(-1, 1, (n, 5)).astype(np.float32))
+        actions.append(agent.action.clone())
+    grads = agent.local_grads(agent.logp_cotangent())
+    layer = agent.layers[1]
+    p = layer.p
+    w_in = layer.w_in.clone().requires_grad_(True)
+    w_out = agent.w_out.clone()
+    v = torch.zeros(n, layer.size)
+    z = torch.zeros(n, layer.size)
+    y = torch.zeros(n, w_out.shape[1])
+    for zs in below:
+        for k in range(TICKS):
+            v = p.alpha * v + (w_in * zs[k][:, None, :]).sum(-1) - p.theta * z.detach()
+            z = SpikeFn.apply(v, p.theta, p.gamma_pd)
+            y = agent.kappa * y + (w_out * z[:, None, :]).sum(-1) + agent.b_out
+    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, actions[-1][:, None]).sum()
+    (ref,) = torch.autograd.grad(logp, (w_in,))
+    assert 0.02 < layer.rate.mean() < 0.9 and ref.abs().max() > 1e-3
+    torch.testing.assert_close(grads["layers.1.w_in"], ref, rtol=1e-3, atol=1e-5)
