@@ -12,7 +12,8 @@ one environment step at a time, without autograd::
 ``dy`` is a cotangent on the policy's logits y_t (N, A): ``(onehot(a_t) - pi_t) / T`` gives
 grad log pi(a_t | s_t), ``entropy_cotangent()`` the gradient of the policy's entropy. Learners
 combine these with traces and a learning signal; they never look inside the network, and call
-nothing else of it (``features()``, ``entropy()``, ``weights()``, ``as_batch()``: all documented here).
+nothing else of it (``features()``, ``entropy()``, ``weights()``, ``shared_weights()``, ``as_batch()``: all
+documented here).
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ class Policy(nn.Module):
     def local_grads(self, dy: torch.Tensor) -> dict[str, torch.Tensor]:
         """d(sum(dy * y_t))/dW for every learnable weight W, each shaped like W."""
         raise NotImplementedError
+
+    def shared_weights(self) -> tuple[str, ...]:
+        """Names of the weights shared across positions (a convolution's kernels): their trace sums
+        every position's, so learners bound their step apart. None here."""
+        return ()
 
     def features(self) -> torch.Tensor:
         """(N, F) features of the current step for a linear critic."""

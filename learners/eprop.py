@@ -94,7 +94,7 @@ class EProp(nn.Module):
         # Shared weights (a convolution's kernels) sum the eligibility of every position that uses them,
         # so their trace is about positions times a dense weight's: in the common bound they would
         # throttle every other weight's step (Breakout: 1,684 of a trace L1 of 1,783). Each gets its own.
-        self.shared = set(getattr(agent, "shared_weights", lambda: ())()) if bound_groups == "shared" else set(self.names)
+        self.own_bound = set(agent.shared_weights()) if bound_groups == "shared" else set(self.names)
         for k, w in agent.weights().items():
             self.register_buffer(self._buf("trace", k), torch.zeros_like(w))
             if optimizer == "rms":
@@ -174,7 +174,7 @@ class EProp(nn.Module):
         for k, e in traces.items():
             e.mul_(lam.view(-1, *([1] * (e.dim() - 1)))).add_(g_pi[k])
             ek = self._scale[k] * e.abs().flatten(1).sum(1)  # the bound sees each weight's own step
-            if k in self.shared:
+            if k in self.own_bound:
                 own_l1[k] = ek
             else:
                 l1 = l1 + ek
