@@ -151,6 +151,7 @@ class FrameEncoder(nn.Module):
         ho, wo = math.ceil(h / self.pool), math.ceil(w / self.pool)
         self.out_shape = (c * (int(frame) + 2 * int(events)), ho, wo)
         self.out_dim = math.prod(self.out_shape)
+        self.channel_kinds = ("frame",) * c * int(frame) + ("on",) * c * int(events) + ("off",) * c * int(events)
         low = np.broadcast_to(np.asarray(space.low, np.float64), shape).copy()
         high = np.broadcast_to(np.asarray(space.high, np.float64), shape).copy()
         if space.dtype == np.bool_:

@@ -2,8 +2,9 @@
 
     SDL_VIDEODRIVER=dummy python scripts/window_screenshot.py --out docs/pong_window.png
     SDL_VIDEODRIVER=dummy python scripts/window_screenshot.py --notice --out docs/pong_window_compiling.png
+    SDL_VIDEODRIVER=dummy python scripts/window_screenshot.py --env MinAtar/Breakout-v1 --out docs/breakout_window.png
 
-Pong with an untrained agent after --steps steps, its counts then set large (--score, --hits,
+Pong (or --env) with an untrained agent after --steps steps, its counts then set large (--score, --hits,
 --misses) to show the layout holds them; --notice shows the torch.compile notice instead.
 """
 
@@ -26,6 +27,7 @@ from tracerl.learners.run.train import COMPILING  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="pong", help="any env train.py takes; the counts below are Pong's")
     p.add_argument("--out", default=os.path.join("docs", "pong_window.png"))
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--score", type=int, nargs=2, default=[1248, 31286], metavar=("AGENT", "CPU"))
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notice", action="store_true", help="the compiling notice of the first frames")
     args = p.parse_args(argv)
 
-    config, _ = resolve({"env": "pong"})
+    config, _ = resolve({"env": args.env})
     env = build_env(config, 1, singles=True, render=True)
     obs, _ = env.reset(seed=0)
     agent = build_agent(config, env)
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.notice:
         loop(agent, None, env, obs, args.steps, callbacks=[Draw()])
         game = env.envs[0].unwrapped
-        game.score, game.hits, game.misses = list(args.score), args.hits, args.misses
+        if hasattr(game, "hits"):
+            game.score, game.hits, game.misses = list(args.score), args.hits, args.misses
         window.t = 1_234_567
         window.draw()
     pygame.image.save(window.window, args.out)

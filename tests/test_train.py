@@ -522,6 +522,36 @@ def test_compiling_notice_shows_until_the_first_step():
     env.close()
 
 
+def test_the_window_shows_what_a_picture_agent_sees():
+    import pygame
+
+    config, _ = resolve({"env": "pong", "hidden": 16, "env_kwargs": {"obs_type": "pixels"}})
+    env = build_env(config, 1, singles=True, render=True)
+    obs, _ = env.reset(seed=0)
+    agent = build_agent(config, env)
+    window = live.LiveWindow(live.GameView(env.envs[0]), agent, 0, config["env"], fps=1000)
+    assert window.seen_shape == agent.encoder.out_shape and window.seen_kinds == ("frame", "on", "off")
+    obs, *_ = env.step(agent.act(obs))
+    c, h, w = agent.encoder.out_shape
+    x = torch.zeros(c, h, w)
+    x[1, 3, 5] = 1.0  # one ON event, nothing else
+    agent.x[0] = x.flatten()
+    window.step(1, 0.0)
+    top = 206 + 22 * agent.n_actions
+    seen = pygame.surfarray.array3d(window.window)[window.game.size[0]:, top:window.trace_top()]
+    colours = {tuple(c) for c in seen.reshape(-1, 3)}
+    assert live.SEEN_COLOURS["on"] in colours and live.SEEN_COLOURS["off"] not in colours
+    window.close()
+    env.close()
+    features, _ = resolve({"env": "pong", "hidden": 16})
+    env = build_env(features, 1, singles=True, render=True)
+    env.reset(seed=0)
+    window = live.LiveWindow(live.GameView(env.envs[0]), build_agent(features, env), 0, features["env"], fps=1000)
+    assert window.seen_shape is None  # six features: nothing to show as a picture
+    window.close()
+    env.close()
+
+
 def test_a_paused_window_lets_ctrl_c_through():
     import pygame
 

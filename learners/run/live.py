@@ -8,8 +8,9 @@
             live = None                               # closed: training goes on headless
 
 Left: the game. Right (the network panel): the last hidden layer's spike raster over the last few
-hundred ticks (``agent.spikes``), the action probabilities as bars (the sampled action lit), and
-a trace of the reward rate. Keys: space pauses, + and - change how many steps run between frames
+hundred ticks (``agent.spikes``), the action probabilities as bars (the sampled action lit), for
+image and grid games what the agent sees (its encoded input ``agent.x``, one tile per channel: the
+frame in gray, ON events green, OFF events red), and a trace of the reward rate. Keys: space pauses, + and - change how many steps run between frames
 (from 1, the game's own speed at ``fps`` frames per second, up to unthrottled: learning runs flat
 out and the window redraws at most ``fps`` times a second), n toggles the network panel, Esc or
 closing the window closes it. ``record`` writes the drawn frames, at the window's full size, to a
@@ -41,7 +42,12 @@ ACTION_NAMES = {  # bar labels of the bundled games and a few classics; others s
     "Acrobot-v1": ("-1", "0", "+1"),
     "MountainCar-v0": ("left", "none", "right"),
     "LunarLander-v3": ("none", "left", "main", "right"),
+    "MinAtar/Breakout-v1": ("stay", "left", "right"),  # v1: MinAtar's minimal action sets
+    "MinAtar/SpaceInvaders-v1": ("stay", "left", "right", "fire"),
+    "MinAtar/Freeway-v1": ("stay", "up", "down"),
 }
+SEEN_H = 118  # height of the "what it sees" tiles and their caption, for agents with a picture encoder
+SEEN_COLOURS = {"frame": (235, 235, 235), "on": (90, 220, 120), "off": (240, 100, 90)}
 TRACE_MIN_H = 60  # the reward-rate trace's least height, pixels
 FOOTER_H = 46  # below the trace: its caption (~16 px) and the keys line (~22 px), with gaps
 BG, FG, DIM, ACCENT = (18, 20, 28), (230, 230, 230), (120, 126, 140), (90, 200, 240)
@@ -202,6 +208,10 @@ class LiveWindow:
         spikes = getattr(agent, "spikes", None)
         self.raster = None if spikes is None else np.zeros((RASTER_TICKS, spikes.shape[-1]), bool)
         self.raster_i = 0
+        encoder = getattr(agent, "encoder", None)
+        self.seen_shape = getattr(encoder, "out_shape", None) if hasattr(agent, "x") else None
+        if self.seen_shape is not None:
+            self.seen_kinds = getattr(encoder, "channel_kinds", ("frame",) * self.seen_shape[0])
         self.trace: deque[float] = deque(maxlen=TRACE_POINTS)
         self.trace_sum, self.trace_n = 0.0, 0
         self.t, self.since_frame, self.last_frame = 0, 0, 0.0
@@ -308,6 +318,8 @@ class LiveWindow:
         if self.panel:
             self.draw_raster(pygame.Rect(x0, 34, PANEL_W - 20, 150))
             self.draw_bars(pygame.Rect(x0, 200, PANEL_W - 20, 22 * self.agent.n_actions))
+            if self.seen_shape is not None:
+                self.draw_seen(pygame.Rect(x0, 206 + 22 * self.agent.n_actions, PANEL_W - 20, SEEN_H - 20))
             top = self.trace_top()
             self.draw_trace(pygame.Rect(x0, top, PANEL_W - 20, self.size[1] - FOOTER_H - top))
         draw_text(self.window, "space pause   + / - speed   n panel   Esc close", (x0, keys_y), 18, DIM)
@@ -319,7 +331,7 @@ class LiveWindow:
             self.recorder.add(np.ascontiguousarray(np.transpose(frame, (1, 0, 2))))
 
     def trace_top(self) -> int:
-        return 220 + 22 * self.agent.n_actions
+        return 220 + 22 * self.agent.n_actions + (SEEN_H if self.seen_shape is not None else 0)
 
     def draw_notice(self, text: str) -> None:
         """``text`` on a dark band across the middle of the window."""
@@ -359,6 +371,23 @@ class LiveWindow:
             width = int((rect.w - 130) * float(p))
             pygame.draw.rect(self.window, ACCENT if a == chosen else DIM, (rect.x + 70, y + 3, width, 14))
             draw_text(self.window, f"{p:.2f}", (rect.right - 50, y + 2), 18)
+
+    def draw_seen(self, rect) -> None:
+        """The encoded input of this step, one tile per channel, as many to a row as fit."""
+        import pygame
+
+        c, h, w = self.seen_shape
+        cols = min(c, 8)
+        rows = -(-c // cols)
+        s = max(1, min((rect.w - 4 * (cols - 1)) // (cols * w), (rect.h - 4 * (rows - 1)) // (rows * h)))
+        x = np.clip(self.agent.x[self.k].detach().numpy().reshape(c, h, w), 0.0, 1.0)
+        for i in range(c):
+            colour = np.asarray(SEEN_COLOURS.get(self.seen_kinds[i], SEEN_COLOURS["frame"]), np.float64)
+            img = ((30, 34, 46) + x[i].T[..., None] * (colour - (30, 34, 46))).astype(np.uint8)  # (W, H, 3)
+            tile = pygame.transform.scale(pygame.surfarray.make_surface(img), (w * s, h * s))
+            self.window.blit(tile, (rect.x + (i % cols) * (w * s + 4), rect.y + (i // cols) * (h * s + 4)))
+        draw_text(self.window, f"what it sees: {c} x {h}x{w} (frame gray, ON green, OFF red)",
+                  (rect.x, rect.y + rows * (h * s + 4)), 16, DIM)
 
     def draw_trace(self, rect) -> None:
         import pygame
