@@ -47,7 +47,9 @@ def build_parser() -> Parser:
     g = p.add_argument_group("run")
     opt(g, "--env", "pong", f"{', '.join(envs.ALIASES)}, any registered Gymnasium id with a Discrete action "
         "space and a Box observation, e.g. CartPole-v1, LunarLander-v3, or module:Id for a game another package "
-        "registers on import, MinAtar/Breakout-v1 and the other MinAtar games when minatar is installed")
+        "registers on import, MinAtar/Breakout-v1 and the other MinAtar games when minatar is installed, "
+        "ale_py:ALE/Pong-v5 and the other ALE games with Gymnasium's Atari preprocessing (--set env.preprocess=none: "
+        "the raw frames)")
     opt(g, "--agent", "spiking", "policy network", choices=sorted(AGENTS))
     opt(g, "--learner", "eprop", "learning rule", choices=sorted(LEARNERS))
     opt(g, "--lifetimes", "1", "N independent lifetimes (seeds seed, seed+1, ...) in one batch", type=int,

@@ -676,6 +676,25 @@ def test_minatar_trains_by_its_gymnasium_id_with_spikes_into_a_convolution(tmp_p
     assert "1_game/return_last100" in events(tmp_path / "run__0").Tags()["scalars"]
 
 
+def test_an_ale_game_runs_end_to_end_with_gymnasiums_atari_preprocessing(tmp_path, capsys):
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    from tracerl.learners.run.games import make_env
+
+    env = make_env("ale_py:ALE/Pong-v5", 1)  # auto: grayscale 84x84, 4 frames per step, no-ops at reset
+    assert env.single_observation_space.shape == (84, 84) and env.single_observation_space.dtype == np.uint8
+    assert env.envs[0].unwrapped._frameskip == 1  # the wrapper skips frames; the game must not skip too
+    env.close()
+    raw = make_env("ale_py:ALE/Pong-v5", 1, preprocess="none")
+    assert raw.single_observation_space.shape == (210, 160, 3)
+    raw.close()
+    assert run(tmp_path, "--env", "ale_py:ALE/Pong-v5", "--steps", "30") == 0
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert config["agent_kwargs"]["encoder"] == "pixels" and config["agent_kwargs"]["frontend"] == "conv"
+    assert run(tmp_path, "--env", "pong", "--set", "env.preprocess=atari", name="not_ale") == 2
+    assert "preprocess 'atari' needs an ALE game" in one_error_line(capsys)
+
+
 def test_an_encoder_that_cannot_read_the_observation_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert run(tmp_path, "--env", "cartpole", "--encoder", "pixels") == 2
     assert one_error_line(capsys) == ("train.py: error: encoder 'pixels' needs a 0/1 grid or an integer image ((H, W), "

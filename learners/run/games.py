@@ -22,21 +22,44 @@ from tracerl import envs
 BUNDLED = set(envs.BUNDLED)
 
 
-def make_env(name: str, n: int = 1, singles: bool = False, **env_kwargs) -> gym.vector.VectorEnv:
+PREPROCESS = ("auto", "atari", "none")
+# The usual Atari preprocessing (Machado et al. 2018; SB3's AtariWrapper): 30 random no-ops at a
+# reset, each action held 4 frames with the last two max-pooled, grayscale, 84x84. No frame
+# stacking: the encoder's ON / OFF events and the neurons' own memory carry the motion.
+ATARI = dict(noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False, grayscale_obs=True)
+
+
+def make_env(name: str, n: int = 1, singles: bool = False, preprocess: str = "auto",
+             **env_kwargs) -> gym.vector.VectorEnv:
     """N copies of an environment behind Gymnasium's vector API, with same-step autoreset.
 
     Bundled games run natively batched for N >= 4 (unless ``singles``: N single games, so that one
     can be drawn), else as N single games; other ids as a SyncVectorEnv. ``env.reset(seed=s)``
     seeds game i with ``s + i``, as lifetime i of an agent seeded s is. Every kind gives the same
     trajectories.
+
+    ``preprocess`` (an env setting, ``--set env.preprocess=none``): ``"atari"`` wraps each game in
+    Gymnasium's AtariPreprocessing with :data:`ATARI` (the game made with ``frameskip=1``, as the
+    wrapper skips frames itself); ``"auto"`` does so for ALE ids (``ALE/Pong-v5``), ``"none"`` never.
     """
+    if preprocess not in PREPROCESS:
+        raise ValueError(f"unknown preprocess {preprocess!r}; allowed: {', '.join(map(repr, PREPROCESS))}")
     env_id = envs.resolve_id(name)
+    ale = env_id.rpartition(":")[2].startswith("ALE/")
+    if preprocess == "atari" and not ale:
+        raise ValueError(f"preprocess 'atari' needs an ALE game (ale_py:ALE/Pong-v5, ...), not {name!r}")
+    wrappers = []
+    if ale and preprocess != "none":
+        from gymnasium.wrappers import AtariPreprocessing
+
+        wrappers = [partial(AtariPreprocessing, **ATARI)]
+        env_kwargs = {"frameskip": 1, **env_kwargs}
     if env_id in BUNDLED and n >= 4 and not singles:
         return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs)
     if env_id in BUNDLED:
         return SameStepSyncVectorEnv([partial(gym.make, env_id, **env_kwargs) for _ in range(n)],
                                      autoreset_mode=AutoresetMode.SAME_STEP)
-    return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync",
+    return gym.make_vec(env_id, num_envs=n, vectorization_mode="sync", wrappers=wrappers,
                         vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **env_kwargs)
 
 
