@@ -44,7 +44,7 @@ class ConvLayer(SpikingLayer):
 
     def __init__(self, n: int, in_shape: tuple[int, int, int], channels: int, kernel: int, stride: int,
                  neuron: str, kappa: float, tau_mem: float, tau_adapt: float, beta: float, gamma_pd: float,
-                 input_scale: float, seeds: list[int], salt: int):
+                 input_scale: float, seeds: list[int], salt: int, reset: str = "subtract"):
         c, h, w = in_shape
         kernel = min(kernel, h, w)
         self.in_shape, self.channels, self.kernel, self.stride = tuple(in_shape), channels, kernel, stride
@@ -52,7 +52,7 @@ class ConvLayer(SpikingLayer):
         self.out_hw, self.pad = (ho, wo), (0, pad_w, 0, pad_h)
         self.positions = self.out_hw[0] * self.out_hw[1]
         super().__init__(n, c * kernel * kernel, channels * self.positions, neuron, False, kappa, tau_mem,
-                         tau_adapt, beta, gamma_pd, input_scale, seeds, salt)
+                         tau_adapt, beta, gamma_pd, input_scale, seeds, salt, reset)
 
     def _init_input(self, n: int, in_dim: int, input_scale: float, seeds: list[int], salt: int) -> None:
         """w_in (N, channels, C k k) ~ N(0, input_scale^2 / (C k k)); xbar_in on the input grid (N, C, H, W);

@@ -34,14 +34,14 @@ class SpikingLayer(nn.Module):
 
     def __init__(self, n: int, in_dim: int, size: int, neuron: str, recurrent: bool, kappa: float,
                  tau_mem: float, tau_adapt: float, beta: float, gamma_pd: float, input_scale: float,
-                 seeds: list[int], salt: int):
+                 seeds: list[int], salt: int, reset: str = "subtract"):
         super().__init__()
         self.neuron, self.recurrent, self.kappa, self.size = neuron, recurrent, kappa, size
         self.learn = True  # False: the input weights are fixed, and their eligibility is not kept
         if neuron == "lif":
-            self.p = neurons.LIFParams.from_tau(tau_mem, gamma_pd=gamma_pd)
+            self.p = neurons.LIFParams.from_tau(tau_mem, gamma_pd=gamma_pd, reset=reset)
         else:
-            self.p = neurons.ALIFParams.from_tau(tau_mem, tau_adapt, beta=beta, gamma_pd=gamma_pd)
+            self.p = neurons.ALIFParams.from_tau(tau_mem, tau_adapt, beta=beta, gamma_pd=gamma_pd, reset=reset)
         self._init_input(n, in_dim, input_scale, seeds, salt)
         self.register_buffer("bias", torch.zeros(n, size))
         self.register_buffer("v", torch.zeros(n, size))

@@ -7,7 +7,10 @@ nothing is kept anywhere else, so a model can be tested by calling one function.
 LIF, discrete time, subtractive reset (one tick)::
 
     v_t = alpha * v_{t-1} + I_t - theta * z_{t-1}
-    z_t = H(v_t - theta)
+    z_t = H(v_t - theta)                                 (strictly above: v_t > theta)
+
+or, with ``reset="zero"`` (the reset NIR and most neuromorphic chips have; :mod:`tracerl.agents.nirgraph`),
+the potential after a spike is 0: ``v_t = alpha * (1 - z_{t-1}) * v_{t-1} + I_t``.
 
 with ``alpha = exp(-dt / tau_mem)``. ALIF adds an adaptive threshold that rises by ``beta`` after
 each spike and decays back with ``rho = exp(-dt / tau_adapt)``, a memory beyond ``tau_mem``::
@@ -16,6 +19,10 @@ each spike and decays back with ``rho = exp(-dt / tau_adapt)``, a memory beyond 
     A_t = theta + beta * a_t
     v_t = alpha * v_{t-1} + I_t - A_{t-1} * z_{t-1}
     z_t = H(v_t - A_t)
+
+(ALIF with ``reset="zero"``: ``v_t = alpha * (1 - z_{t-1}) * v_{t-1} + I_t`` likewise.) The reset
+carries no gradient, and the e-prop traces leave it out (exact for subtraction, where it does not
+scale v; for zero an approximation, as e-prop's own traces for LIF are).
 
 Learners use the pseudo-derivative in place of dz/dv (Bellec et al. 2020)::
 
@@ -59,14 +66,19 @@ def spike(x: torch.Tensor, theta: float, gamma_pd: float) -> torch.Tensor:
     return (x > 0).to(x.dtype)
 
 
+RESETS = ("subtract", "zero")
+
+
 class LIFParams(NamedTuple):
     alpha: float  # membrane leak per tick, exp(-1 / tau_mem)
     theta: float = 1.0  # firing threshold
     gamma_pd: float = 0.3  # height of the pseudo-derivative
+    reset: str = "subtract"  # or "zero"
 
     @classmethod
-    def from_tau(cls, tau_mem: float, theta: float = 1.0, gamma_pd: float = 0.3) -> "LIFParams":
-        return cls(math.exp(-1.0 / tau_mem), theta, gamma_pd)
+    def from_tau(cls, tau_mem: float, theta: float = 1.0, gamma_pd: float = 0.3,
+                 reset: str = "subtract") -> "LIFParams":
+        return cls(math.exp(-1.0 / tau_mem), theta, gamma_pd, reset)
 
 
 class LIFState(NamedTuple):
@@ -76,7 +88,10 @@ class LIFState(NamedTuple):
 
 def lif_step(current: torch.Tensor, state: LIFState, p: LIFParams) -> tuple[torch.Tensor, LIFState]:
     """One tick of LIF neurons. ``current`` is I_t, shape (N, H)."""
-    v = p.alpha * state.v + current - p.theta * state.z.detach()  # reset: no gradient through it
+    if p.reset == "zero":
+        v = p.alpha * state.v * (1.0 - state.z.detach()) + current  # reset: no gradient through it
+    else:
+        v = p.alpha * state.v + current - p.theta * state.z.detach()
     z = spike(v - p.theta, p.theta, p.gamma_pd)
     return z, LIFState(v, z)
 
@@ -92,11 +107,12 @@ class ALIFParams(NamedTuple):
     beta: float = 0.2  # threshold rise per spike
     theta: float = 1.0  # baseline threshold
     gamma_pd: float = 0.3
+    reset: str = "subtract"  # or "zero"
 
     @classmethod
     def from_tau(cls, tau_mem: float, tau_adapt: float, beta: float = 0.2, theta: float = 1.0,
-                 gamma_pd: float = 0.3) -> "ALIFParams":
-        return cls(math.exp(-1.0 / tau_mem), math.exp(-1.0 / tau_adapt), beta, theta, gamma_pd)
+                 gamma_pd: float = 0.3, reset: str = "subtract") -> "ALIFParams":
+        return cls(math.exp(-1.0 / tau_mem), math.exp(-1.0 / tau_adapt), beta, theta, gamma_pd, reset)
 
 
 class ALIFState(NamedTuple):
@@ -111,7 +127,10 @@ def alif_threshold(state: ALIFState, p: ALIFParams) -> torch.Tensor:
 
 def alif_step(current: torch.Tensor, state: ALIFState, p: ALIFParams) -> tuple[torch.Tensor, ALIFState]:
     """One tick of adaptive LIF neurons. ``current`` is I_t, shape (N, H)."""
-    v = p.alpha * state.v + current - (alif_threshold(state, p) * state.z).detach()  # reset: no gradient
+    if p.reset == "zero":
+        v = p.alpha * state.v * (1.0 - state.z.detach()) + current  # reset: no gradient
+    else:
+        v = p.alpha * state.v + current - (alif_threshold(state, p) * state.z).detach()
     a = p.rho * state.a + state.z
     z = spike(v - (p.theta + p.beta * a), p.theta, p.gamma_pd)
     return z, ALIFState(v, z, a)

@@ -33,6 +33,7 @@ from gymnasium import spaces
 from torch import nn
 
 from tracerl.agents.encoders import make_encoder
+from tracerl.agents.neurons import RESETS
 from tracerl.agents.conv import ConvLayer
 from tracerl.agents.layer import SpikingLayer
 from tracerl.agents.policy import Policy, per_lifetime
@@ -50,6 +51,8 @@ class SpikingPolicy(Policy):
         hidden: size of each hidden layer, an int or a list (default one layer of 128).
         n: lifetimes in the batch; seed: lifetime i is seeded ``seed + i`` (or a list of seeds).
         neuron: "lif" or "alif"; recurrent: add recurrent weights in every hidden layer.
+        reset: what a spike does to the potential: "subtract" theta (the default) or set it to "zero"
+            (what NIR can express, :mod:`tracerl.agents.nirgraph`); see :mod:`tracerl.agents.neurons`.
         ticks: network ticks K per environment step.
         tau_mem, tau_out, tau_adapt: time constants in ticks (membrane, readout, ALIF threshold).
         beta: ALIF threshold rise per spike; gamma_pd: height of the pseudo-derivative.
@@ -79,12 +82,14 @@ class SpikingPolicy(Policy):
                  out_scale: float = 0.1, target_rate: float = 0.05, homeostasis: float = 1e-3,
                  temperature: float = 1.0, encoder_kwargs: dict | None = None, frontend: str = "auto",
                  conv_channels: int = 16, conv_kernel: int = 4, conv_stride: int = 2,
-                 frontend_learn: bool = True):
+                 frontend_learn: bool = True, reset: str = "subtract"):
         super().__init__(observation_space, action_space, n, seed, temperature)
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(map(repr, NEURONS))}")
         if feedback not in FEEDBACK:
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(map(repr, FEEDBACK))}")
+        if reset not in RESETS:
+            raise ValueError(f"unknown reset {reset!r}; allowed: {', '.join(map(repr, RESETS))}")
         if frontend not in FRONTENDS:
             raise ValueError(f"unknown frontend {frontend!r}; allowed: {', '.join(map(repr, FRONTENDS))}")
         sizes = [s for s in ([hidden] if isinstance(hidden, int) else list(hidden)) if s]
@@ -93,13 +98,14 @@ class SpikingPolicy(Policy):
                            feedback=feedback, input_scale=input_scale, out_scale=out_scale,
                            target_rate=target_rate, homeostasis=homeostasis, temperature=temperature,
                            frontend=frontend, conv_channels=conv_channels, conv_kernel=conv_kernel,
-                           conv_stride=conv_stride, frontend_learn=frontend_learn)
+                           conv_stride=conv_stride, frontend_learn=frontend_learn, reset=reset)
         from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.ticks, self.feedback = ticks, feedback
         self.target_rate, self.homeostasis = target_rate, homeostasis
         self.kappa = math.exp(-1.0 / tau_out)
-        self.encoder = make_encoder(encoder, n, observation_space, **(encoder_kwargs or {}))
+        self.encoder_kwargs = dict(encoder_kwargs or {})  # kept for an export (agents/nirgraph.py)
+        self.encoder = make_encoder(encoder, n, observation_space, **self.encoder_kwargs)
         self.config["encoder"] = self.encoder.name
         picture = self.encoder.out_shape
         if input_scale is None:
@@ -115,12 +121,12 @@ class SpikingPolicy(Policy):
         layers = []
         if self.conv:
             layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, conv_stride, neuron, self.kappa, tau_mem,
-                                    tau_adapt, beta, gamma_pd, input_scale, self.seeds, salt=0))
+                                    tau_adapt, beta, gamma_pd, input_scale, self.seeds, salt=0, reset=reset))
         elif not sizes:
             raise ValueError("hidden must name at least one layer size without a convolutional front end")
         dims = [layers[0].size if layers else self.encoder.out_dim] + sizes
         layers += [SpikingLayer(n, dims[i], dims[i + 1], neuron, recurrent, self.kappa, tau_mem, tau_adapt, beta,
-                                gamma_pd, input_scale, self.seeds, salt=10 * (i + len(layers)))
+                                gamma_pd, input_scale, self.seeds, salt=10 * (i + len(layers)), reset=reset)
                    for i in range(len(sizes))]
         self.layers = nn.ModuleList(layers)
         if self.conv:

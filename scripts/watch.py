@@ -3,12 +3,15 @@
     python scripts/watch.py runs/Pong-v0__eprop__0__1712345678/checkpoint.pt
     python scripts/watch.py runs/Flappy...__mean/checkpoint.pt --lifetime 3 --learn
     python scripts/watch.py CHECKPOINT --record pong.gif --steps 600
+    python scripts/watch.py policy.nir --steps 20000         # a graph from export.py (never learns)
 
 The lifetime continues its own game where the checkpoint left it when the checkpoint holds single
 games (runs with fewer than 4 lifetimes, or trained with --render); a natively batched run's
 lifetime plays a fresh game, seeded as the lifetime was. --no-learn (the default) keeps the
 weights, the homeostatic biases and the input normalisation as saved; --learn lets the learner go
-on as in training. watch.py never writes the checkpoint. Keys as in train.py: space pauses, + and
+on as in training. watch.py never writes the checkpoint. A .nir file (scripts/export.py) plays
+in its game (from its metadata) through tracerl's own NIR importer, a fresh game seeded as the
+lifetime was, without learning. Keys as in train.py: space pauses, + and
 - change the speed, n toggles the network panel, Esc or closing the window ends it.
 """
 
@@ -24,6 +27,7 @@ from tracerl.learners.ranges import check_range
 from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.callbacks import Current, LiveCallback
 from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime, to_numpy
+from tracerl.learners.run.export import load_graph
 from tracerl.learners.run.live import GameView, LiveWindow, check_record_path
 from tracerl.learners.run.loop import loop
 from tracerl.learners.run.settings import Parser, UsageError, one_line
@@ -31,7 +35,7 @@ from tracerl.learners.run.settings import Parser, UsageError, one_line
 
 def build_parser() -> Parser:
     p = Parser(prog="watch.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="a train.py checkpoint.pt")
+    p.add_argument("checkpoint", help="a train.py checkpoint.pt, or a .nir file from export.py")
     p.add_argument("--lifetime", type=int, default=0, metavar="K", help="which lifetime to play (default: 0)")
     p.add_argument("--learn", action=argparse.BooleanOptionalAction, default=False,
                    help="keep learning while it plays (default: --no-learn)")
@@ -56,8 +60,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def watch(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
-    config = ckpt["config"]
+    nir_file = args.checkpoint.endswith(".nir")
+    if nir_file:
+        if args.learn:
+            raise UsageError("a NIR graph does not learn: --learn needs a train.py checkpoint")
+        if args.lifetime:
+            raise UsageError(f"--lifetime {args.lifetime}: a NIR file holds one lifetime; allowed: 0")
+        ckpt = None
+        agent, config = load_graph(args.checkpoint)
+    else:
+        ckpt = load_checkpoint(args.checkpoint)
+        config = ckpt["config"]
     n, k = config["lifetimes"], args.lifetime
     try:  # learners/ranges.py
         for key in ("steps", "fps", "threads", "steps_per_frame", "record_every"):
@@ -76,6 +89,8 @@ def watch(args: argparse.Namespace) -> int:
     # Lifetime k alone: its game, its agent (and learner), from the checkpoint's rows k.
     env = build_env(config, 1, singles=True, render=True)
     obs, _ = env.reset(seed=config["seed"] + k)
+    if nir_file:
+        return play(args, env, obs, agent, None, config, config["step"], k)
     agent = build_agent(config, env, n=1, seed=config["seed"] + k)
     learner = build_learner(config, agent) if args.learn else None
     try:
@@ -94,10 +109,13 @@ def watch(args: argparse.Namespace) -> int:
             learner.reset_traces()
     if learner is None:
         agent.freeze()
+    return play(args, env, obs, agent, learner, config, int(ckpt["step"]), k)
 
+
+def play(args: argparse.Namespace, env, obs, agent, learner, config: dict, step: int, k: int) -> int:
+    """Lifetime k in the live window from ``step``, until closed or ``--steps`` more."""
     import pygame
 
-    step = int(ckpt["step"])
     try:
         live = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"],
                           f"tracerl watch  {os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))}"
@@ -122,8 +140,12 @@ def watch(args: argparse.Namespace) -> int:
         env.close()
     if args.record:
         print(f"recorded {live.recorded} frames to {args.record}")
+    measures = current.state.measures
+    figures = {key.replace("_", " "): float(v[0]) for key, v in measures.game().items()}
+    if not figures and measures.n_episodes[0]:
+        figures["return (last 100 episodes)"] = float(measures.trailing()[1][0])
     print(f"played lifetime {k} from step {step:,} to {current.state.t:,} "
-          f"({'learning' if learner else 'not learning'})")
+          f"({'learning' if learner else 'not learning'})" + "".join(f", {key} {v:.3f}" for key, v in figures.items()))
     return 0
 
 
