@@ -28,7 +28,10 @@ class MLPPolicy(Policy):
                  n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
                  out_scale: float = 0.1, encoder_kwargs: dict | None = None):
         super().__init__(observation_space, action_space, n, seed, temperature)
-        size = hidden if isinstance(hidden, int) else int(list(hidden)[-1])
+        sizes = [hidden] if isinstance(hidden, int) else [int(h) for h in hidden]
+        if len(sizes) != 1:
+            raise ValueError(f"the mlp agent has one hidden layer; got hidden={sizes}; allowed: one size, like 64")
+        size = sizes[0]
         self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
         from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)

@@ -695,6 +695,14 @@ def test_an_ale_game_runs_end_to_end_with_gymnasiums_atari_preprocessing(tmp_pat
     assert "preprocess 'atari' needs an ALE game" in one_error_line(capsys)
 
 
+def test_an_mlp_with_two_hidden_sizes_is_refused_not_built_with_one(tmp_path, capsys):
+    assert train.main(["--env", "cartpole", "--agent", "mlp", "--hidden", "64,32", "--steps", "10", "--no-compile",
+                       "--logdir", str(tmp_path)]) == 2
+    assert one_error_line(capsys) == ("train.py: error: the mlp agent has one hidden layer; got hidden=[64, 32]; "
+                                      "allowed: one size, like 64")
+    assert not any(tmp_path.iterdir())
+
+
 def test_an_encoder_that_cannot_read_the_observation_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert run(tmp_path, "--env", "cartpole", "--encoder", "pixels") == 2
     assert one_error_line(capsys) == ("train.py: error: encoder 'pixels' needs a 0/1 grid or an integer image ((H, W), "
