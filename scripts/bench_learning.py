@@ -34,7 +34,7 @@ from tracerl.agents import AGENTS, make_agent
 from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
 from tracerl.learners.ranges import check_range, check_ranges
-from tracerl.learners.run import BUNDLED, Measures, make_env, run
+from tracerl.learners.run import BUNDLED, Measures, counts_events, make_env, run
 from tracerl.learners.run.settings import applicable
 
 
@@ -94,7 +94,7 @@ def main() -> None:
           f"config={json.dumps({'agent': cfg['agent'], 'learner': cfg['learner'], 'reward': cfg['reward']})}",
           flush=True)
 
-    measures = Measures(args.seeds)
+    measures = Measures(args.seeds, counts_events(env_id))
     history: list[dict] = []
     reached = [None] * args.seeds
     reached_return = [None] * args.seeds

@@ -26,7 +26,7 @@ from tracerl import envs
 from tracerl.agents import AGENTS, make_agent
 from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
-from tracerl.learners.run import Measures, make_env, run
+from tracerl.learners.run import Measures, counts_events, make_env, run
 from tracerl.learners.run.settings import applicable
 
 
@@ -91,7 +91,7 @@ def main() -> None:
         if args.memory_steps:
             before = rss_mb()
             t = time.perf_counter()
-            run(agent, learner, env, obs, args.memory_steps, measures=Measures(n))
+            run(agent, learner, env, obs, args.memory_steps, measures=Measures(n, counts_events(env)))
             dt = time.perf_counter() - t
             print(f"    memory: RSS {before:.1f} MB -> {rss_mb():.1f} MB over {args.memory_steps:,} more steps "
                   f"({args.memory_steps / dt:,.0f} steps/s)", flush=True)

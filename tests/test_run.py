@@ -163,6 +163,31 @@ def test_one_registry_of_the_games_measures():
     assert AUTO_TAGS[:2] == ("pong/hit_rate", "flappy/pipes_per_life")
 
 
+def test_a_foreign_game_that_says_hit_is_not_judged_as_pong():
+    import gymnasium as gym
+
+    class Hits(gym.Env):  # someone else's game, with an event named as Pong's
+        observation_space, action_space = spaces.Box(-1.0, 1.0, (2,), np.float32), spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(2, np.float32), {}
+
+        def step(self, action):
+            return np.zeros(2, np.float32), 1.0, False, False, {"event": "hit"}
+
+    if "test/Hits-v0" not in gym.registry:
+        gym.register("test/Hits-v0", entry_point=Hits, max_episode_steps=10)
+    env = make_env("test/Hits-v0", 2)
+    obs, _ = env.reset(seed=0)
+    agent = MLPPolicy(env.single_observation_space, env.single_action_space, hidden=4, n=2)
+    state = loop(agent, None, env, obs, 30)
+    assert state.measures.game() == {} and state.measures.n_episodes.tolist() == [3, 3]
+    pong = make_env("pong", 2)
+    obs, _ = pong.reset(seed=0)
+    agent = MLPPolicy(pong.single_observation_space, pong.single_action_space, hidden=4, n=2)
+    assert "hit_rate" in loop(agent, None, pong, obs, 300).measures.game()  # a bundled game's events count
+
+
 def test_statistics_over_seeds():
     mean, low, high = bootstrap_ci([1.0, 2.0, 3.0, np.nan])
     assert mean == 2.0 and 1.0 <= low < 2.0 < high <= 3.0

@@ -34,10 +34,10 @@ package installs (``tracerl.learners.run``), while ``import tracerl.learners`` a
 
 from __future__ import annotations
 
-from tracerl.learners.run.games import (BUNDLED, GAMES, GameMeasure, Measures, SameStepSyncVectorEnv, learning_reward,
-                                        make_env, measure_of)
+from tracerl.learners.run.games import (BUNDLED, GAMES, GameMeasure, Measures, SameStepSyncVectorEnv, counts_events,
+                                        learning_reward, make_env, measure_of)
 from tracerl.learners.run.loop import Callback, LoopState, run
 
 # (the loop itself: tracerl.learners.run.loop.loop; the name ``loop`` here is that module)
 __all__ = ["BUNDLED", "GAMES", "Callback", "GameMeasure", "LoopState", "Measures", "SameStepSyncVectorEnv",
-           "learning_reward", "make_env", "measure_of", "run"]
+           "counts_events", "learning_reward", "make_env", "measure_of", "run"]

@@ -166,10 +166,12 @@ class Measures:
       ``mean(p) if c <= mean(p) else (sum(p) + c) / (k + 1)``.
 
     Both are (N, K) ring buffers updated with array operations: memory constant over a lifetime.
+    ``game_events=False`` (any game not bundled, :func:`counts_events`) reads no events at all, so a
+    game of someone else's that puts ``event="hit"`` in its info is not judged as Pong.
     """
 
-    def __init__(self, n: int):
-        self.n = n
+    def __init__(self, n: int, game_events: bool = True):
+        self.n, self.game_events = n, game_events
         self.ep_len = np.zeros(n, np.int64)
         self.ep_ret = np.zeros(n)
         self.n_episodes = np.zeros(n, np.int64)
@@ -193,8 +195,8 @@ class Measures:
         self.reward += reward
         self.ep_len += 1
         self.ep_ret += reward
-        ev = info.get("event")  # (N,) names or None (falsy)
-        if "_final_info" in info:  # single games' same-step autoreset: a finished game's event is in final_info
+        ev = info.get("event") if self.game_events else None  # (N,) names or None (falsy)
+        if self.game_events and "_final_info" in info:  # same-step autoreset: a finished game's event is in final_info
             ev = np.where(info["_final_info"], info["final_info"].get("event", None), ev)
         if ev is not None and np.count_nonzero(ev):  # most steps have no event
             self.events(ev)
@@ -276,6 +278,15 @@ class Measures:
         final = self.trailing()[1]
         best = np.where(self.n_episodes >= EPISODES, self.best, final)
         return {"first100_return": self.opening()[1], "final100_return": final, "best100": best}
+
+
+def counts_events(env_or_id) -> bool:
+    """Whether a game's info events (hit, miss, pipe, crash) are a bundled game's: an id, or a vector
+    env (its spec's id, else its first game's)."""
+    if isinstance(env_or_id, str):
+        return env_or_id in GAMES
+    spec = getattr(env_or_id, "spec", None) or getattr((getattr(env_or_id, "envs", None) or [None])[0], "spec", None)
+    return spec is not None and spec.id in GAMES
 
 
 def learning_reward(kind: str, reward: np.ndarray, terminated: np.ndarray) -> np.ndarray:

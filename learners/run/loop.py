@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from tracerl.learners.run.games import Measures, learning_reward
+from tracerl.learners.run.games import Measures, counts_events, learning_reward
 
 
 @dataclass
@@ -79,7 +79,7 @@ def loop(agent, learner, env: gym.vector.VectorEnv, obs, steps: int, *, t: int =
     caller after every callback's ``on_end(state, finished=False)``.
     """
     state = LoopState(agent, learner, env, obs, steps, t=t, start=t, reward_kind=reward,
-                      measures=measures or Measures(env.num_envs), callbacks=list(callbacks))
+                      measures=measures or Measures(env.num_envs, counts_events(env)), callbacks=list(callbacks))
     hooks = [cb for cb in state.callbacks if type(cb).on_step is not Callback.on_step]
     finished = False
     try:

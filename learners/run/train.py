@@ -26,7 +26,7 @@ from tracerl.learners.run import callbacks as cb
 from tracerl.learners.run.build import build_agent, build_env, build_learner, compile_step
 from tracerl.learners.run.checkpoint import (FORMAT, VERSION, detached, env_state, load_checkpoint, load_env_state,
                                              save_checkpoint, to_numpy, to_torch)
-from tracerl.learners.run.games import Measures
+from tracerl.learners.run.games import Measures, counts_events
 from tracerl.learners.run.loop import Callback, loop
 from tracerl.learners.run.runlog import RunLog, StepStats, resumed_logdir, run_names, settings_rows, shown_path
 from tracerl.learners.run.settings import UsageError, one_line, resolve
@@ -66,7 +66,7 @@ def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] =
     learner = build_learner(config, agent)
     config["agent_kwargs"] = {**agent.config, **config["agent_kwargs"]} if ckpt is None else config["agent_kwargs"]
     config["learner_kwargs"] = {**learner.config, **config["learner_kwargs"]}
-    measures, stats, step = Measures(n), StepStats(), 0
+    measures, stats, step = Measures(n, counts_events(config["env"])), StepStats(), 0
     if ckpt is not None:
         try:
             agent.load_state_dict(ckpt["agent"])
