@@ -17,6 +17,7 @@ from gymnasium import spaces
 
 from tracerl.agents.encoders import make_encoder
 from tracerl.agents.policy import Policy, per_lifetime
+from tracerl.agents.ranges import check_ranges
 
 
 class MLPPolicy(Policy):
@@ -33,7 +34,6 @@ class MLPPolicy(Policy):
             raise ValueError(f"the mlp agent has one hidden layer; got hidden={sizes}; allowed: one size, like 64")
         size = sizes[0]
         self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
-        from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.encoder = make_encoder(encoder, n, observation_space, **(encoder_kwargs or {}))
         self.config["encoder"] = self.encoder.name

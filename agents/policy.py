@@ -27,6 +27,7 @@ from torch import nn
 
 from tracerl.agents import rng
 from tracerl.agents.compiled import CompiledStep
+from tracerl.agents.ranges import check_range
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -58,7 +59,6 @@ class Policy(nn.Module):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, n: int,
                  seed: int | Sequence[int], temperature: float):
         super().__init__()
-        from tracerl.learners.ranges import check_range  # here, not above: the learners package imports agents
         check_range("temperature", temperature)
         check_spaces(observation_space, action_space)
         self.observation_space, self.action_space = observation_space, action_space

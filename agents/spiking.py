@@ -34,6 +34,7 @@ from torch import nn
 
 from tracerl.agents.encoders import make_encoder
 from tracerl.agents.neurons import RESETS
+from tracerl.agents.ranges import check_ranges
 from tracerl.agents.conv import ConvLayer
 from tracerl.agents.layer import SpikingLayer
 from tracerl.agents.policy import Policy, per_lifetime
@@ -99,7 +100,6 @@ class SpikingPolicy(Policy):
                            target_rate=target_rate, homeostasis=homeostasis, temperature=temperature,
                            frontend=frontend, conv_channels=conv_channels, conv_kernel=conv_kernel,
                            conv_stride=conv_stride, frontend_learn=frontend_learn, reset=reset)
-        from tracerl.learners.ranges import check_ranges  # here, not above: the learners package imports agents
         check_ranges(self.config)
         self.ticks, self.feedback = ticks, feedback
         self.target_rate, self.homeostasis = target_rate, homeostasis

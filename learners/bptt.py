@@ -22,7 +22,7 @@ from torch import nn
 
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import LinearCritic, as_batch, check_finite, transition
-from tracerl.learners.ranges import check_ranges
+from tracerl.agents.ranges import check_ranges
 
 
 class BPTT(nn.Module):

@@ -33,7 +33,7 @@ from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
                              nan_to_num, obgd_step, transition)
-from tracerl.learners.ranges import check_ranges
+from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")

@@ -24,7 +24,7 @@ from torch import nn
 
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
-from tracerl.learners.ranges import check_ranges
+from tracerl.agents.ranges import check_ranges
 
 
 class Reflect(nn.Module):

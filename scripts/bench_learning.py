@@ -33,7 +33,7 @@ from tracerl import envs
 from tracerl.agents import AGENTS, make_agent
 from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
-from tracerl.learners.ranges import check_range, check_ranges
+from tracerl.agents.ranges import check_range, check_ranges
 from tracerl.learners.run import BUNDLED, Measures, counts_events, make_env, run
 from tracerl.learners.run.settings import applicable
 
@@ -65,7 +65,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
-    try:  # names and ranges (learners/ranges.py) before anything starts: one line, exit code 2
+    try:  # names and ranges (agents/ranges.py) before anything starts: one line, exit code 2
         env_id = envs.resolve_id(args.env)
         cfg = preset(env_id, args.learner, args.signal, tuned=not args.defaults)
         cfg["agent"] = applicable(AGENTS[args.agent], cfg["agent"])

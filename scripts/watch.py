@@ -23,7 +23,7 @@ import sys
 
 import torch
 
-from tracerl.learners.ranges import check_range
+from tracerl.agents.ranges import check_range
 from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.callbacks import Current, LiveCallback
 from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime, to_numpy
@@ -72,7 +72,7 @@ def watch(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(args.checkpoint)
         config = ckpt["config"]
     n, k = config["lifetimes"], args.lifetime
-    try:  # learners/ranges.py
+    try:  # agents/ranges.py
         for key in ("steps", "fps", "threads", "steps_per_frame", "record_every"):
             check_range(key, getattr(args, key), f"--{key.replace('_', '-')}")
     except ValueError as e:

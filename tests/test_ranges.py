@@ -1,4 +1,4 @@
-"""learners/ranges.py: every numeric setting's range, one line naming the value and the range."""
+"""agents/ranges.py: every numeric setting's range, one line naming the value and the range."""
 
 import math
 
@@ -7,7 +7,7 @@ from gymnasium import spaces
 
 from tracerl.agents import make_agent
 from tracerl.learners import make_learner
-from tracerl.learners.ranges import RANGES, Range, check_range, check_ranges
+from tracerl.agents.ranges import RANGES, Range, check_range, check_ranges
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -71,3 +71,16 @@ def test_learner_constructors_check_their_ranges(learner, kwargs, message):
 def test_agent_constructors_check_their_ranges(agent_name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_agent(agent_name, spaces.Box(-1, 1, (3,)), spaces.Discrete(2), hidden=8, **kwargs)
+
+
+def test_the_layers_are_one_way_agents_and_envs_import_nothing_of_the_learners():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("agents", "envs"):
+        for path in (root / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                assert not any(n.startswith("tracerl.learners") for n in names), f"{path.name} imports {names}"

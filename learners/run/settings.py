@@ -24,7 +24,7 @@ from tracerl import envs
 from tracerl.agents import AGENTS
 from tracerl.learners import LEARNERS
 from tracerl.learners.presets import preset
-from tracerl.learners.ranges import check_range
+from tracerl.agents.ranges import check_range
 
 # What the run learns: saved in config.yaml and the checkpoint. None: the env's preset decides.
 RUN_DEFAULTS: dict[str, Any] = {
@@ -253,7 +253,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         config["reward"] = preset(config["env"], tuned=config.get("preset", "tuned") == "tuned")["reward"]
     if config["reward"] not in ("env", "failure"):
         raise UsageError(f"unknown reward {config['reward']!r}; allowed: 'env', 'failure'")
-    try:  # every numeric setting in its range (learners/ranges.py), before anything starts
+    try:  # every numeric setting in its range (agents/ranges.py), before anything starts
         for key, value in [*config.items(), *session.items()]:
             if key in RUN_DEFAULTS or key in SESSION_DEFAULTS:
                 check_range(key, value, f"--{key.replace('_', '-')}")

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tracerl import envs
-from tracerl.learners.ranges import check_range
+from tracerl.agents.ranges import check_range
 from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.games import measure_of
 from tracerl.learners.run.loop import Callback, LoopState
@@ -342,7 +342,7 @@ RESUME_ALLOWED = ("address", "cpus", "resume")
 
 def plan(args: argparse.Namespace, argv: list[str]) -> dict:
     """The sweep's settings (what sweep.json keeps), checked: every setting resolves in train.py."""
-    try:  # every numeric option in its range (learners/ranges.py); the trials' settings: in check()
+    try:  # every numeric option in its range (agents/ranges.py); the trials' settings: in check()
         for key in ("seeds", "seed", "steps", "log_every", "tail", "cpus_per_trial", "cpus", "random",
                     "max_concurrent", "reduction_factor", "grace_period", "search_seed"):
             check_range(key, getattr(args, key), f"--{key.replace('_', '-')}")

@@ -1,12 +1,14 @@
 """The allowed range of every numeric setting, in one table, and the check that enforces it.
 
-    from tracerl.learners.ranges import check_range, check_ranges
+    from tracerl.agents.ranges import check_range, check_ranges
     check_range("gamma", 1.5)                    # ValueError: gamma 1.5 is out of range; allowed: 0 <= gamma <= 1
     check_ranges({"lr": 0.01, "ticks": 4})       # every named setting in the table; others pass
 
 train.py and sweep.py check every setting (run options, agent and learner keywords) before anything
 starts, and turn the ValueError into one line and exit code 2; the learners' constructors call
 :func:`check_ranges` on their own keywords. A setting missing from the table is not checked.
+It lives in agents/, the lowest layer, so that the agents check their own settings without importing
+the learners (which import the agents).
 
 Why the bounds: a step size below 0 climbs the loss; a discount or trace decay above 1 grows without
 bound (and the lambda schedule divides by 1 - lambda, so lambda = 1 is out too); a softmax
