@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import LinearCritic, as_batch, check_finite, transition
+from tracerl.learners.common import LinearCritic, as_batch, check_finite, cut_by_time, peek_value, transition
 from tracerl.agents.ranges import check_ranges
 
 
@@ -52,6 +52,7 @@ class BPTT(nn.Module):
         self._ent: list[torch.Tensor] = []
         self._r: list[torch.Tensor] = []
         self._done: list[torch.Tensor] = []
+        self._boot: list[torch.Tensor] = []
         self._v: list[torch.Tensor] = []
         for w in agent.weights().values():
             w.requires_grad_(True)
@@ -60,16 +61,22 @@ class BPTT(nn.Module):
         """bptt runs eager: its graph spans T steps (it runs the agent's forward itself)."""
         return self
 
-    def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
+    def step(self, reward, terminated=False, next_obs=None, truncated=False, final_obs=None) -> dict[str, torch.Tensor]:
+        """As EProp.step: ``final_obs``, the last observation of episodes a time limit cut, gives the
+        value their return bootstraps from (td; greedy cuts the return there)."""
         agent, n = self.agent, self.n
         if next_obs is None:
             raise ValueError("bptt needs next_obs: learner.step(reward, terminated, next_obs)")
         r, terminal, done = transition(reward, terminated, truncated, n)
+        cut, boot = cut_by_time(terminated, truncated, final_obs, n), torch.zeros(n)
+        if self.critic is not None and bool(cut.any()):
+            boot = peek_value(agent, self.critic, agent.as_batch(final_obs))
         pi = agent.pi.clone()  # the buffer is overwritten next step; autograd keeps this copy
         self._logp.append(torch.log(pi.gather(1, agent.action.clone()[:, None])[:, 0].clamp(min=1e-12)))
         self._ent.append(-(pi * torch.log(pi.clamp(min=1e-12))).sum(-1))
         self._r.append(r)
-        self._done.append(terminal)
+        self._done.append(done)  # the return stops at every episode's end; a cut one gets boot there
+        self._boot.append(torch.where(cut, boot, torch.zeros_like(boot)))
         out = {"entropy": self._ent[-1].detach()}
         if self.critic is not None:
             with torch.no_grad():
@@ -82,7 +89,8 @@ class BPTT(nn.Module):
             agent.advance(obs)  # the next act(next_obs) takes the action sampled here
         if self.critic is not None:
             with torch.no_grad():
-                v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features().detach()))
+                v_next = torch.where(terminal, torch.zeros_like(v),
+                                     torch.where(cut, boot, self.critic.value(agent.features().detach())))
                 delta = r + self.gamma * v_next - v
                 self.critic.update(phi, delta)
                 self.critic.reset_traces(done)
@@ -94,14 +102,14 @@ class BPTT(nn.Module):
 
     def _learn(self) -> dict[str, torch.Tensor]:
         agent, n = self.agent, self.n
-        r, done = torch.stack(self._r), torch.stack(self._done)
+        r, done, boot = torch.stack(self._r), torch.stack(self._done), torch.stack(self._boot)
         g = torch.zeros(n)
         if self.critic is not None:
             with torch.no_grad():
                 g = self.critic.value(agent.features().detach())  # bootstrap from s_T
         returns = []
         for t in range(len(self._r) - 1, -1, -1):
-            g = r[t] + self.gamma * g * (~done[t]).to(r.dtype)
+            g = r[t] + self.gamma * torch.where(done[t], boot[t], g)
             returns.append(g)
         returns = torch.stack(returns[::-1])
         if self.critic is not None:
@@ -133,7 +141,7 @@ class BPTT(nn.Module):
             for buf in agent.buffers():  # cut the graph: the next T steps start from detached state
                 if id(buf) not in ids:
                     buf.detach_()
-        self._logp, self._ent, self._r, self._done, self._v = [], [], [], [], []
+        self._logp, self._ent, self._r, self._done, self._boot, self._v = [], [], [], [], [], []
         return {"advantage": advantage.detach().mean(0), "update_norm": update_sq.sqrt()}
 
     def reset_traces(self, mask=None) -> None:

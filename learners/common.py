@@ -34,6 +34,33 @@ def transition(reward, terminated, truncated, n: int) -> tuple[torch.Tensor, tor
     return as_batch(reward, n, torch.float32), as_batch(term, n, torch.bool), as_batch(done, n, torch.bool)
 
 
+def cut_by_time(terminated, truncated, final_obs, n: int) -> torch.Tensor:
+    """(N,) bool: the lifetimes whose episode a time limit cut (truncated, not terminated) and whose
+    last observation ``final_obs`` is given; all False without ``final_obs``."""
+    if final_obs is None:
+        return torch.zeros(n, dtype=torch.bool)
+    return as_batch(np.asarray(truncated, np.bool_) & ~np.asarray(terminated, np.bool_), n, torch.bool)
+
+
+@torch.no_grad()
+def peek_value(agent, critic: "LinearCritic", obs: torch.Tensor) -> torch.Tensor:
+    """The critic's V of observations ``obs`` (N, *obs_shape) one step on from the network as it
+    stands, leaving the network as it was (every buffer restored, bit for bit).
+
+    A time limit is not a failure: the TD target of an episode's last step bootstraps from V of
+    that episode's last observation (Gymnasium's ``final_obs``, SB3's ``terminal_observation``),
+    not from the next episode's first one. It costs one more forward, only on steps that cut an
+    episode.
+    """
+    saved = [(t, t.detach().clone()) for _, t in agent.named_buffers()]
+    agent.advance(obs)
+    v = critic.value(agent.features()).detach().clone()
+    for t, old in saved:
+        if not torch.equal(t, old):  # only what moved: bptt's graph holds the weights, and copy_ would version them
+            t.copy_(old)
+    return v
+
+
 class RewardBaseline(nn.Module):
     """Greedy learning signal ``A_t = r_t - b_t`` with a running mean ``b <- beta b + (1 - beta) r``.
 

@@ -32,7 +32,7 @@ from torch import nn
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
-                             nan_to_num, obgd_step, transition)
+                                     cut_by_time, nan_to_num, obgd_step, peek_value, transition)
 from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
@@ -110,14 +110,17 @@ class EProp(nn.Module):
         return f"{kind}__{name.replace('.', '_')}"
 
     @torch.no_grad()
-    def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
+    def step(self, reward, terminated=False, next_obs=None, truncated=False, final_obs=None) -> dict[str, torch.Tensor]:
         """Learn from the step just taken (the agent's last ``act``). Returns (N,) figures for logging.
 
         ``next_obs`` (the observation after the step) is needed by ``signal="td"``; the agent then
         runs its forward pass on it now, and its next ``act(next_obs)`` only samples. At an episode
         boundary (terminated or truncated; with Gymnasium's same-step autoreset ``next_obs`` is then
         the new episode's first observation) the agent's activity and the traces are reset; the
-        value of the next state counts as 0 only when ``terminated``.
+        value of the next state counts as 0 only when ``terminated``. Where a time limit cut the
+        episode (truncated), td bootstraps from V of its last observation, ``final_obs`` (N,
+        *obs_shape; the rows of the other lifetimes are ignored), as the loop passes it from
+        Gymnasium's ``info["final_obs"]`` (:func:`~tracerl.learners.common.peek_value`).
 
         Raises FloatingPointError when the learning signal or a trace of a lifetime is NaN or
         infinite; that lifetime's weights are not updated in that step.
@@ -130,7 +133,10 @@ class EProp(nn.Module):
             obs = self.agent.as_batch(next_obs)
         else:
             obs = torch.zeros(())
-        out = self._step_fn(r, terminal, done, obs)
+        cut, boot = cut_by_time(terminated, truncated, final_obs, n), torch.zeros(n)
+        if self.signal == "td" and bool(cut.any()):
+            boot = peek_value(self.agent, self.critic, self.agent.as_batch(final_obs))
+        out = self._step_fn(r, terminal, done, obs, cut, boot)
         if not bool(out.pop("finite")):
             check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
         return out
@@ -147,8 +153,10 @@ class EProp(nn.Module):
             self.agent.compile(options)
         return self
 
-    def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor) -> dict:
-        """Tensor-only body of ``step``: no Python branch on data, so it compiles to one graph."""
+    def _step(self, r: torch.Tensor, terminal: torch.Tensor, done: torch.Tensor, obs: torch.Tensor,
+              cut: torch.Tensor, boot: torch.Tensor) -> dict:
+        """Tensor-only body of ``step``: no Python branch on data, so it compiles to one graph.
+        ``cut``: episodes a time limit ended, whose V(s_{t+1}) is ``boot`` (V of their last observation)."""
         agent, n = self.agent, self.n
         if self.scaler is not None:
             r = self.scaler(r, done)
@@ -162,7 +170,7 @@ class EProp(nn.Module):
             v = self.critic.value(phi)
             agent.reset_state(done)
             agent.advance(obs)  # forward on s_{t+1}: features for V(s_{t+1}), and a_{t+1} sampled
-            v_next = torch.where(terminal, torch.zeros_like(v), self.critic.value(agent.features()))
+            v_next = torch.where(terminal, torch.zeros_like(v), torch.where(cut, boot, self.critic.value(agent.features())))
             advantage = r + self.gamma * v_next - v
         else:
             advantage = self.baseline(r, terminal, lam)

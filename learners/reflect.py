@@ -60,7 +60,7 @@ class Reflect(nn.Module):
         return self
 
     @torch.no_grad()
-    def step(self, reward, terminated=False, next_obs=None, truncated=False) -> dict[str, torch.Tensor]:
+    def step(self, reward, terminated=False, next_obs=None, truncated=False, final_obs=None) -> dict[str, torch.Tensor]:
         agent, n = self.agent, self.n
         r, _, done = transition(reward, terminated, truncated, n)
         self.ubar.mul_(self.lam).add_(agent.x, alpha=1 - self.lam)

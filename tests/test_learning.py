@@ -4,6 +4,7 @@ import gc
 import math
 import os
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,7 @@ from tracerl.agents.policy import check_spaces
 from tracerl.learners import make_learner
 from tracerl.learners.eprop import EProp
 from tracerl.learners.run import Measures, make_env, run
+from tracerl.learners.run.loop import loop as run_loop
 
 BOX = spaces.Box(-1, 1, (6,), np.float32)
 
@@ -510,3 +512,54 @@ def test_signal_bound_keeps_a_large_greedy_signal_to_a_bounded_step():
 
     assert moved(1000.0, bound=False) > 100 * moved(1.0, bound=False)
     assert moved(1000.0, bound=True) < 2 * moved(10.0, bound=True)
+
+
+# -- a time limit is not a failure (Gymnasium's final_obs) ----------------------------------------
+class FirstThenRewarded(gym.Env):
+    """State A at a reset (leaving it pays 0), then state B for ever (each step pays 1), cut by a
+    time limit. With no end, V(B) = 1 / (1 - gamma) and V(A) = gamma V(B)."""
+
+    observation_space, action_space = spaces.Box(0.0, 1.0, (2,), np.float32), spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([1.0, 0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([0.0, 1.0], np.float32), float(self.t > 1), False, False, {}
+
+
+@pytest.mark.parametrize("learner_name", ["eprop", "bptt"])
+def test_a_time_limit_is_no_failure_the_critic_settles_at_the_discounted_sum(learner_name):
+    if "test/FirstThenRewarded-v0" not in gym.registry:
+        gym.register("test/FirstThenRewarded-v0", entry_point=FirstThenRewarded, max_episode_steps=5)
+    env = make_env("test/FirstThenRewarded-v0", 2)
+    obs, _ = env.reset(seed=0)
+    agent = MLPPolicy(env.single_observation_space, env.single_action_space, hidden=4, n=2, encoder="normalize")
+    kwargs = {"reward_scale": False} if learner_name == "eprop" else {}
+    learner = make_learner(learner_name, agent, signal="td", gamma=0.9, **kwargs)
+    run_loop(agent, learner, env, obs, 600)
+    for o, v_true in (([1.0, 0.0], 9.0), ([0.0, 1.0], 10.0)):
+        agent.reset_state()
+        agent.advance(torch.tensor([o, o]))
+        # bootstrapping from the next episode's first observation settles near 7.3 and 7.9 instead
+        assert torch.allclose(learner.critic.value(agent.features()).detach(), torch.full((2,), v_true), atol=0.1)
+
+
+def test_peeking_at_a_last_observation_leaves_the_spiking_network_as_it_was():
+    from tracerl.learners.common import LinearCritic, peek_value
+
+    env = make_env("pong", 2)
+    obs, _ = env.reset(seed=0)
+    agent = make_agent("spiking", env.single_observation_space, env.single_action_space, n=2, hidden=16)
+    for _ in range(20):
+        obs, *_ = env.step(agent.act(obs))
+    before = {k: t.clone() for k, t in agent.state_dict().items()}
+    critic = LinearCritic(2, agent.feature_dim)
+    critic.w.normal_()
+    v = peek_value(agent, critic, torch.as_tensor(obs) + 1.0)
+    assert all(torch.equal(before[k], t) for k, t in agent.state_dict().items())
+    agent.advance(torch.as_tensor(obs) + 1.0)
+    assert torch.allclose(v, critic.value(agent.features()))  # what the peek saw is the step it undid

@@ -92,7 +92,13 @@ def loop(agent, learner, env: gym.vector.VectorEnv, obs, steps: int, *, t: int =
             obs, r, terminated, truncated, info = env.step(action)
             done = terminated | truncated
             if learn is not None:
-                state.out = learn(learning_reward(reward, r, terminated), terminated, obs, truncated)
+                if truncated.any() and "final_obs" in info:  # a time limit: the learner bootstraps from the last obs
+                    final = obs.copy()
+                    cut = truncated & info["_final_obs"]
+                    final[cut] = np.stack(info["final_obs"][cut])
+                    state.out = learn(learning_reward(reward, r, terminated), terminated, obs, truncated, final_obs=final)
+                else:
+                    state.out = learn(learning_reward(reward, r, terminated), terminated, obs, truncated)
             elif done.any():
                 agent.reset_state(torch.from_numpy(done))
             update(r, done, info)
