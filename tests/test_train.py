@@ -710,3 +710,25 @@ def test_an_encoder_that_cannot_read_the_observation_is_one_line_and_exit_code_2
     assert run(tmp_path, "--env", "cartpole", "--set", "frontend=conv") == 2
     assert "frontend 'conv' needs an encoder that keeps a picture" in one_error_line(capsys)
     assert not any(tmp_path.iterdir())
+
+
+# -- the installed command --------------------------------------------------------------------------
+def test_the_installed_tracerl_command_runs_every_script_with_the_same_options(tmp_path):
+    import importlib
+
+    exe = shutil.which("tracerl")
+    assert exe, "pip install -e . installs the tracerl command"
+    top = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    assert top.returncode == 0 and "{train,watch,compare,sweep,export}" in top.stdout
+    body = lambda text: text.split("\n\n", 1)[1]  # noqa: E731  (the usage lines wrap by the name's length)
+    for name in ("train", "watch", "compare", "sweep", "export"):
+        command = importlib.import_module(f"tracerl.learners.run.cli.{name}").build_parser(f"tracerl {name}")
+        assert body(command.format_help()) == body(script(name).build_parser().format_help()), name
+    export_help = subprocess.run([exe, "export", "--help"], capture_output=True, text=True)
+    assert export_help.returncode == 0 and export_help.stdout.startswith("usage: tracerl export")
+    bad = subprocess.run([exe, "train", "--env", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("tracerl train: error: unknown environment 'nope'")
+    assert len(bad.stderr.strip().splitlines()) == 1
+    unknown = subprocess.run([exe, "fly"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and unknown.stderr.strip() == ("tracerl: error: unknown command 'fly'; allowed: "
+                                                                 "train, watch, compare, sweep, export")
