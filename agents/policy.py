@@ -71,6 +71,7 @@ class Policy(nn.Module):
         self.register_buffer("action", torch.zeros(n, dtype=torch.int64))
         # advance() has run on the next observation (a learner's step) and act() has not yet taken its action
         self.register_buffer("pending", torch.zeros((), dtype=torch.bool))
+        self.greedy = False  # True: act by the most probable action instead of sampling (evaluation)
 
     # -- acting -------------------------------------------------------------------------------
     def as_batch(self, obs) -> torch.Tensor:
@@ -101,7 +102,10 @@ class Policy(nn.Module):
         sampled here instead of running the network again.
         """
         self.pi.copy_(torch.softmax(self._forward(obs) / self.temperature, dim=-1))
-        self.action.copy_(rng.categorical(self.pi, self.rng_keys, self.rng_counter))
+        if self.greedy:  # evaluation: the most probable action
+            self.action.copy_(self.pi.argmax(-1))
+        else:
+            self.action.copy_(rng.categorical(self.pi, self.rng_keys, self.rng_counter))
         self.rng_counter.add_(1)
         self.pending.fill_(True)
 

@@ -70,7 +70,8 @@ RANGES: dict[str, Range] = {
     # run options (train.py, sweep.py)
     "lifetimes": count(1), "seed": count(0), "steps": count(0), "log_every": count(1), "hist_every": count(0),
     "checkpoint_every": count(0), "threads": count(1), "render_lifetime": count(0), "fps": count(1),
-    "steps_per_frame": count(0), "record_every": count(1),
+    "steps_per_frame": count(0), "record_every": count(1), "eval_every": count(0), "eval_episodes": count(1),
+    "eval_steps": count(1),
     # sweep.py's own options
     "seeds": count(1), "tail": Range(0, 1, open_low=True), "cpus_per_trial": count(1), "cpus": count(1),
     "random": count(0), "max_concurrent": count(0), "reduction_factor": count(2), "grace_period": count(1),

@@ -3,6 +3,7 @@ log, the games' measures, the shared statistics. (test_train.py runs them togeth
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -230,3 +231,41 @@ def test_a_small_float_rgb_game_is_drawn_scaled_up_in_uint8():
     view.draw(surface)
     pixels = pygame.surfarray.array3d(surface)  # (width, height, 3)
     assert tuple(pixels[3 * 30 + 15, 9 * 30 + 15]) == (51, 102, 153) and pixels[0, 0].sum() == 0
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+class RightPays(gym.Env):
+    """Action 1 pays 1, action 0 nothing; 10 steps to an episode."""
+
+    observation_space, action_space = spaces.Box(-1.0, 1.0, (2,), np.float32), spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), float(action), False, self.t >= 10, {}
+
+
+def test_evaluation_plays_frozen_copies_by_the_most_probable_action_and_by_sampling():
+    from tracerl.learners.run.evaluate import evaluate
+
+    if "test/RightPays-v0" not in gym.registry:
+        gym.register("test/RightPays-v0", entry_point=RightPays)
+    config, _ = resolve({"env": "test/RightPays-v0", "agent": "mlp", "hidden": 4, "lifetimes": 3})
+    env = make_env(config["env"], 3)
+    agent = MLPPolicy(env.single_observation_space, env.single_action_space, hidden=4, n=3)
+    agent.b2[:, 1] = math.log(0.7 / 0.3)  # pi(right) = 0.7 whatever the input (w2 x h is 0 at x = 0)
+    agent.w2.zero_()
+    before = {k: t.clone() for k, t in agent.state_dict().items()}
+    figures = evaluate(agent, config, episodes=4)
+    assert all(torch.equal(before[k], t) for k, t in agent.state_dict().items())  # the lifetime is untouched
+    assert figures["eval/mean_reward"].tolist() == [10.0] * 3 and figures["eval/mean_ep_length"].tolist() == [10.0] * 3
+    assert (figures["eval/mean_reward_sampled"] < 10.0).all() and (figures["eval/mean_reward_sampled"] > 3.0).all()
+    pong, _ = resolve({"env": "pong", "hidden": 8, "lifetimes": 2})
+    env = make_env("pong", 2)
+    spiking = SpikingPolicy(env.single_observation_space, env.single_action_space, hidden=8, n=2)
+    figures = evaluate(spiking, pong, steps=300)
+    assert {"eval/hit_rate", "eval/reward_rate", "eval/hit_rate_sampled"} <= set(figures)

@@ -138,9 +138,10 @@ EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lamb
     (["--agent", "mlp", "--neuron", "alif"], "setting neuron='alif' does not apply to agent 'mlp'; its settings: "
      "hidden, encoder, temperature, out_scale, encoder_kwargs"),
     (["--set", "tau_foo=1"], "unknown setting 'tau_foo'; allowed: env, agent, learner, lifetimes, seed, steps, reward, "
-     f"preset, log_every, hist_every, checkpoint_every, agent 'spiking' settings ({SPIKING}), learner 'eprop' "
+     f"preset, log_every, hist_every, checkpoint_every, eval_every, eval_episodes, eval_steps, agent 'spiking' settings ({SPIKING}), learner 'eprop' "
      f"settings ({EPROP}), or env.KEY"),
     (["--set", "nokey"], "invalid --set 'nokey'; expected KEY=VALUE, e.g. --set tau_adapt=200"),
+    (["--eval-every", "-5"], "--eval-every -5 is out of range; allowed: eval_every >= 0 (an integer)"),
     (["--lifetimes", "2", "--render-lifetime", "2"],
      "--render-lifetime 2 is not a lifetime of this run; allowed: 0 to 1"),
     (["--record", "clip.avi"], "cannot record 'clip.avi'; allowed: a .gif or .mp4 file"),
@@ -710,6 +711,14 @@ def test_an_encoder_that_cannot_read_the_observation_is_one_line_and_exit_code_2
     assert run(tmp_path, "--env", "cartpole", "--set", "frontend=conv") == 2
     assert "frontend 'conv' needs an encoder that keeps a picture" in one_error_line(capsys)
     assert not any(tmp_path.iterdir())
+
+
+def test_eval_every_logs_the_frozen_greedy_and_sampled_figures_at_its_steps(tmp_path):
+    assert run(tmp_path, "--env", "cartpole", "--steps", "400", "--eval-every", "200", "--eval-episodes", "2") == 0
+    ea = events(tmp_path / "run")
+    for tag in ("eval/mean_reward", "eval/mean_ep_length", "eval/mean_reward_sampled"):
+        assert sorted(curve(ea, tag)) == [200, 400], tag
+    assert all(v >= 8 for v in curve(ea, "eval/mean_ep_length").values())  # whole CartPole episodes
 
 
 # -- the installed command --------------------------------------------------------------------------

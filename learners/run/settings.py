@@ -30,6 +30,7 @@ from tracerl.agents.ranges import check_range
 RUN_DEFAULTS: dict[str, Any] = {
     "env": "pong", "agent": "spiking", "learner": "eprop", "lifetimes": 1, "seed": 0, "steps": 1_000_000,
     "reward": None, "preset": "tuned", "log_every": 1000, "hist_every": 50_000, "checkpoint_every": 100_000,
+    "eval_every": 0, "eval_episodes": 5, "eval_steps": 5000,
 }
 # How this process runs it.
 SESSION_DEFAULTS: dict[str, Any] = {

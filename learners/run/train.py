@@ -26,6 +26,7 @@ from tracerl.learners.run import callbacks as cb
 from tracerl.learners.run.build import build_agent, build_env, build_learner, compile_step
 from tracerl.learners.run.checkpoint import (FORMAT, VERSION, detached, env_state, load_checkpoint, load_env_state,
                                              save_checkpoint, to_numpy, to_torch)
+from tracerl.learners.run.evaluate import EvalCallback
 from tracerl.learners.run.games import Measures, counts_events
 from tracerl.learners.run.loop import Callback, loop
 from tracerl.learners.run.runlog import RunLog, StepStats, resumed_logdir, run_names, settings_rows, shown_path
@@ -136,7 +137,9 @@ def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] =
     try:
         loop(agent, learner, env, obs, steps, t=step, reward=config["reward"], measures=measures,
              callbacks=[current, stop, cb.LiveCallback(live, shown, session["record"]), logging, cb.Progress(),
-                        cb.CheckpointCallback(save, config["checkpoint_every"]), *callbacks])
+                        cb.CheckpointCallback(save, config["checkpoint_every"]),
+                        EvalCallback(log, config, config.get("eval_every", 0), config.get("eval_episodes", 5),
+                                     config.get("eval_steps", 5000)), *callbacks])
     except FloatingPointError as e:
         error = e
     except KeyboardInterrupt:  # a second Ctrl-C: the state may be mid-step, so no checkpoint

@@ -93,6 +93,12 @@ def build_parser(prog: str = "train.py") -> Parser:
     opt(g, "--hist-every", "50000", "steps between weight histograms (0: never)", type=int, metavar="STEPS")
     opt(g, "--checkpoint-every", "100000", "steps between checkpoints (0: only at the end and on Ctrl-C)",
         type=int, metavar="STEPS")
+    opt(g, "--eval-every", "0", "steps between evaluations (0: none): the lifetimes frozen, each in a copy of its "
+        "game, by the most probable action and by sampling, logged as eval/... (as SB3's EvalCallback)", type=int,
+        metavar="STEPS")
+    opt(g, "--eval-episodes", "5", "episodes per lifetime and evaluation (games with episodes)", type=int, metavar="K")
+    opt(g, "--eval-steps", "5000", "steps per lifetime and evaluation for the bundled games' endless life",
+        type=int, metavar="STEPS")
     opt(g, "--resume", "none", "continue the run of this checkpoint.pt", metavar="PATH")
     opt(g, "--threads", "1", "torch threads", type=int)
     opt(g, "--no-compile", "compile", "run eager instead of torch.compile (the first compiled step takes about "
