@@ -167,6 +167,8 @@ def test_an_exported_lifetime_plays_move_for_move_as_the_frozen_checkpoint(tmp_p
                        "--set", "reset=zero", "--logdir", str(tmp_path), "--run-name", "z", "--hist-every", "0"]) == 0
     ckpt_path = str(tmp_path / "z__mean" / "checkpoint.pt")
     assert export_script.main([ckpt_path, "--lifetime", "1", "--out", str(tmp_path / "p.nir")]) == 0
+    assert watch.main([str(tmp_path / "p.nir"), "--env", "flappy"]) == 2  # the graph's game only
+    assert watch.main([str(tmp_path / "p.nir"), "--env", "pong", "--steps", "20", "--steps-per-frame", "0"]) == 0
     player, config = load_graph(str(tmp_path / "p.nir"))
     assert config["env"] == "tracerl/Pong-v0" and config["seed"] == 1 and config["step"] == 600
     ckpt = load_checkpoint(ckpt_path)

@@ -23,6 +23,7 @@ import sys
 
 import torch
 
+from tracerl import envs
 from tracerl.agents.ranges import check_range
 from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.callbacks import Current, LiveCallback
@@ -37,6 +38,8 @@ def build_parser(prog: str = "watch.py") -> Parser:
     p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a train.py checkpoint.pt, or a .nir file from export.py")
     p.add_argument("--lifetime", type=int, default=0, metavar="K", help="which lifetime to play (default: 0)")
+    p.add_argument("--env", default=None, help="the game (default: the checkpoint's or the .nir file's own; another "
+                   "one is refused)")
     p.add_argument("--learn", action=argparse.BooleanOptionalAction, default=False,
                    help="keep learning while it plays (default: --no-learn)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (default: 0, until closed)")
@@ -75,6 +78,13 @@ def watch(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(args.checkpoint)
         config = ckpt["config"]
     n, k = config["lifetimes"], args.lifetime
+    if args.env is not None:
+        try:
+            wanted = envs.resolve_id(args.env)
+        except ValueError as e:
+            raise UsageError(str(e))
+        if wanted != config["env"]:
+            raise UsageError(f"--env {args.env}: {args.checkpoint!r} learned {config['env']}; allowed: that game")
     try:  # agents/ranges.py
         for key in ("steps", "fps", "threads", "steps_per_frame", "record_every"):
             check_range(key, getattr(args, key), f"--{key.replace('_', '-')}")
