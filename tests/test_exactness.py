@@ -232,3 +232,52 @@ def test_a_deeper_layers_eligibility_equals_autograd_given_the_spikes_below():
     (ref,) = torch.autograd.grad(logp, (w_in,))
     assert 0.02 < layer.rate.mean() < 0.9 and ref.abs().max() > 1e-3
     torch.testing.assert_close(grads["layers.1.w_in"], ref, rtol=1e-3, atol=1e-5)
+
+
+# -- ALIF and recurrent layers: the exact gradient e-prop computes ---------------------------------
+def alif_or_recurrent_rollout(neuron: str, recurrent: bool, n=2, seed=6):
+    """As ``rollout`` (weights fixed, random observations) for an ALIF or a recurrent hidden layer."""
+    obs_space = spaces.Box(-1, 1, (5,), np.float32)
+    agent = SpikingPolicy(obs_space, spaces.Discrete(3), hidden=16, n=n, seed=seed, ticks=TICKS, neuron=neuron,
+                          recurrent=recurrent, tau_adapt=20.0, beta=0.5, homeostasis=0.0, input_scale=3.0,
+                          out_scale=1.0, temperature=0.7)
+    rng = np.random.default_rng(seed)
+    xs, actions = [], []
+    for t in range(T_STEPS):
+        agent.act(rng.uniform(-1, 1, (n, 5)).astype(np.float32))
+        xs.append(agent.x.clone())
+        actions.append(agent.action.clone())
+    return agent, agent.local_grads(agent.logp_cotangent()), xs, actions
+
+
+@pytest.mark.parametrize("neuron,recurrent", [("alif", False), ("lif", True)], ids=["alif", "recurrent"])
+def test_alif_and_recurrent_eligibility_equal_autograd(neuron, recurrent):
+    """ALIF: the gradient flows through the adaptive threshold too (the eps trace), the reset
+    detached. Recurrent: e-prop's gradient is exact with the recurrent spikes held as given (their
+    own dependence on the weights is what e-prop leaves out), so the reference detaches them."""
+    agent, grads, xs, actions = alif_or_recurrent_rollout(neuron, recurrent)
+    layer, p = agent.layers[0], agent.layers[0].p
+    w_in = layer.w_in.clone().requires_grad_(True)
+    w_rec = layer.w_rec.clone().requires_grad_(True) if recurrent else None
+    n = w_in.shape[0]
+    v, z, a = (torch.zeros(n, layer.size) for _ in range(3))
+    y = torch.zeros(n, agent.w_out.shape[1])
+    for x in xs:
+        current = (w_in * x[:, None, :]).sum(-1)
+        for _ in range(TICKS):
+            i_t = current + ((w_rec * z.detach()[:, None, :]).sum(-1) if recurrent else 0.0)
+            if neuron == "alif":
+                v = p.alpha * v + i_t - ((p.theta + p.beta * a) * z).detach()
+                a = p.rho * a + z
+                z = SpikeFn.apply(v - p.beta * a, p.theta, p.gamma_pd)  # H(v - A), A = theta + beta a
+            else:
+                v = p.alpha * v + i_t - p.theta * z.detach()
+                z = SpikeFn.apply(v, p.theta, p.gamma_pd)
+            y = agent.kappa * y + (agent.w_out * z[:, None, :]).sum(-1) + agent.b_out
+    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, actions[-1][:, None]).sum()
+    refs = torch.autograd.grad(logp, (w_in, w_rec) if recurrent else (w_in,))
+    assert 0.02 < layer.rate.mean() < 0.9 and refs[0].abs().max() > 1e-3
+    torch.testing.assert_close(grads["layers.0.w_in"], refs[0], rtol=1e-3, atol=1e-5)
+    if recurrent:
+        assert refs[1].abs().max() > 1e-3
+        torch.testing.assert_close(grads["layers.0.w_rec"], refs[1], rtol=1e-3, atol=1e-5)
