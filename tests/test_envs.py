@@ -119,9 +119,12 @@ def test_pong_cpu_opponent_is_beatable_but_not_idle():
         obs, _, _, _, info = vec.step(SCRIPTED[PONG](obs))
     assert info["misses"].sum() == 0
     rng = np.random.default_rng(0)
+    hits0, points0 = info["hits"].copy(), info["score"][:, 0].copy()
     for _ in range(20_000):  # random play lets the CPU rally but it still loses points
         obs, _, _, _, info = vec.step(rng.integers(0, 3, 8))
-    assert info["score"][:, 0].sum() > 0
+    hits, points = (info["hits"] - hits0).sum(), (info["score"][:, 0] - points0).sum()
+    # every ball the agent hits goes to the CPU, which returns most (an idle CPU: 1,276 points from 381 hits)
+    assert 0 < points < 0.5 * hits
 
 
 def test_flappy_bird_stays_in_world_and_events_agree():
