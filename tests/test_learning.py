@@ -563,3 +563,32 @@ def test_peeking_at_a_last_observation_leaves_the_spiking_network_as_it_was():
     assert all(torch.equal(before[k], t) for k, t in agent.state_dict().items())
     agent.advance(torch.as_tensor(obs) + 1.0)
     assert torch.allclose(v, critic.value(agent.features()))  # what the peek saw is the step it undid
+
+
+# -- every learner raises the return on an easy game -------------------------------------------------
+def one_step_bandit(learner_name: str, kwargs: dict, steps: int = 1500, n: int = 2, sign: float = 1.0):
+    """A contextual bandit of one-step episodes: the observation is (s, -s), s = +-1 at random; the
+    action that names s's sign pays +1, the other -1 (times ``sign``). Returns the mean reward of
+    the first and of the last 300 steps."""
+    rng = np.random.default_rng(0)
+    agent = make_agent("spiking", spaces.Box(-1.0, 1.0, (2,), np.float32), spaces.Discrete(2), n=n, seed=0, hidden=16)
+    learner = make_learner(learner_name, agent, **kwargs)
+    s = rng.choice([-1.0, 1.0], n)
+    rewards = []
+    for _ in range(steps):
+        right = np.where(agent.act(np.stack([s, -s], 1).astype(np.float32)) == (s > 0), 1.0, -1.0)
+        rewards.append(right)
+        s = rng.choice([-1.0, 1.0], n)
+        learner.step(sign * right, np.ones(n, bool), np.stack([s, -s], 1).astype(np.float32))
+    return float(np.mean(rewards[:300])), float(np.mean(rewards[-300:]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("learner_name,kwargs", [
+    ("eprop", {"signal": "td"}), ("eprop", {"signal": "greedy", "trace_lambda": 0.0}), ("reflect", {}),
+    ("bptt", {"truncation": 5})], ids=["eprop-td", "eprop-greedy-lambda0", "reflect", "bptt"])
+def test_every_learner_raises_the_return_on_a_one_step_bandit(learner_name, kwargs):
+    first, last = one_step_bandit(learner_name, kwargs)
+    assert last > 0.9, (first, last)  # right at least 95% of the time by the end (chance: 0)
+    _, wrong_sign = one_step_bandit(learner_name, kwargs, steps=600, sign=-1.0)
+    assert wrong_sign < 0.0  # rewarding the wrong action teaches the wrong action: the signal's sign matters
