@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from tracerl.learners.run.build import build_agent, build_env
-from tracerl.learners.run.games import GAMES, Measures, counts_events
+from tracerl.learners.run.games import EPISODES, GAMES, Measures, counts_events
 from tracerl.learners.run.loop import Callback, LoopState, loop
 
 SEED_OFFSET = 10_000  # the evaluation games' seeds, apart from training's
@@ -58,12 +58,8 @@ def evaluate(agent, config: dict, episodes: int = 5, steps: int = 5000) -> dict[
             figures[f"eval/reward_rate{suffix}"] = measures.reward / max(measures.steps, 1)
         else:
             loop(copy, None, env, obs, episodes * MAX_EPISODE_STEPS, measures=measures, callbacks=[_Enough(episodes)])
-            k = min(episodes, measures.first.shape[1])
-            done = np.minimum(measures.n_episodes, k)
-            valid = np.arange(k)[None, :] < done[:, None]
-            sums = (measures.first[:, :k] * valid[..., None]).sum(1)
-            mean = np.where(done[:, None] > 0, sums / np.maximum(done, 1)[:, None], np.nan)
-            figures[f"eval/mean_reward{suffix}"], figures[f"eval/mean_ep_length{suffix}"] = mean[:, 1], mean[:, 0]
+            length, ret = measures.opening(min(episodes, EPISODES))
+            figures[f"eval/mean_reward{suffix}"], figures[f"eval/mean_ep_length{suffix}"] = ret, length
         env.close()
     return figures
 
