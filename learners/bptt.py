@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import LinearCritic, as_batch, check_finite, cut_by_time, peek_value, transition
+from tracerl.learners.common import LinearCritic, as_batch, check_finite, time_limit_values, transition
 from tracerl.agents.ranges import check_ranges
 
 
@@ -68,15 +68,13 @@ class BPTT(nn.Module):
         if next_obs is None:
             raise ValueError("bptt needs next_obs: learner.step(reward, terminated, next_obs)")
         r, terminal, done = transition(reward, terminated, truncated, n)
-        cut, boot = cut_by_time(terminated, truncated, final_obs, n), torch.zeros(n)
-        if self.critic is not None and bool(cut.any()):
-            boot = peek_value(agent, self.critic, agent.as_batch(final_obs))
+        cut, boot = time_limit_values(agent, self.critic, terminated, truncated, final_obs, n)
         pi = agent.pi.clone()  # the buffer is overwritten next step; autograd keeps this copy
         self._logp.append(torch.log(pi.gather(1, agent.action.clone()[:, None])[:, 0].clamp(min=1e-12)))
         self._ent.append(-(pi * torch.log(pi.clamp(min=1e-12))).sum(-1))
         self._r.append(r)
         self._done.append(done)  # the return stops at every episode's end; a cut one gets boot there
-        self._boot.append(torch.where(cut, boot, torch.zeros_like(boot)))
+        self._boot.append(boot)  # 0 where no time limit cut the episode
         out = {"entropy": self._ent[-1].detach()}
         if self.critic is not None:
             with torch.no_grad():

@@ -34,12 +34,16 @@ def transition(reward, terminated, truncated, n: int) -> tuple[torch.Tensor, tor
     return as_batch(reward, n, torch.float32), as_batch(term, n, torch.bool), as_batch(done, n, torch.bool)
 
 
-def cut_by_time(terminated, truncated, final_obs, n: int) -> torch.Tensor:
-    """(N,) bool: the lifetimes whose episode a time limit cut (truncated, not terminated) and whose
-    last observation ``final_obs`` is given; all False without ``final_obs``."""
-    if final_obs is None:
-        return torch.zeros(n, dtype=torch.bool)
-    return as_batch(np.asarray(truncated, np.bool_) & ~np.asarray(terminated, np.bool_), n, torch.bool)
+def time_limit_values(agent, critic, terminated, truncated, final_obs, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(cut, boot)``, each (N,): the lifetimes whose episode a time limit cut (truncated, not
+    terminated, with their last observation ``final_obs`` given), and V of that last observation
+    there (:func:`peek_value`; 0 elsewhere, and everywhere without a critic or a cut)."""
+    cut, boot = torch.zeros(n, dtype=torch.bool), torch.zeros(n)
+    if final_obs is not None:
+        cut = as_batch(np.asarray(truncated, np.bool_) & ~np.asarray(terminated, np.bool_), n, torch.bool)
+        if critic is not None and bool(cut.any()):
+            boot = torch.where(cut, peek_value(agent, critic, agent.as_batch(final_obs)), boot)
+    return cut, boot
 
 
 @torch.no_grad()

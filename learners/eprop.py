@@ -32,7 +32,7 @@ from torch import nn
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
-                                     cut_by_time, nan_to_num, obgd_step, peek_value, transition)
+                                     nan_to_num, obgd_step, time_limit_values, transition)
 from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
@@ -133,9 +133,7 @@ class EProp(nn.Module):
             obs = self.agent.as_batch(next_obs)
         else:
             obs = torch.zeros(())
-        cut, boot = cut_by_time(terminated, truncated, final_obs, n), torch.zeros(n)
-        if self.signal == "td" and bool(cut.any()):
-            boot = peek_value(self.agent, self.critic, self.agent.as_batch(final_obs))
+        cut, boot = time_limit_values(self.agent, self.critic, terminated, truncated, final_obs, n)
         out = self._step_fn(r, terminal, done, obs, cut, boot)
         if not bool(out.pop("finite")):
             check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
