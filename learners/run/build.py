@@ -16,6 +16,7 @@ import gymnasium as gym
 from tracerl.agents import make_agent
 from tracerl.agents.policy import check_spaces
 from tracerl.learners import make_learner
+from tracerl.learners.run.checkpoint import one_lifetime
 from tracerl.learners.run.games import make_env
 from tracerl.learners.run.settings import UsageError, one_line
 
@@ -49,6 +50,23 @@ def build_learner(config: dict, agent):
         return make_learner(config["learner"], agent, **config["learner_kwargs"])
     except (ValueError, TypeError) as e:
         raise UsageError(one_line(e))
+
+
+def build_lifetime(ckpt: dict, path: str, env: gym.vector.VectorEnv, k: int, learn: bool = False):
+    """Lifetime k of a checkpoint (read from ``path``) alone: an agent of one lifetime, seeded as
+    lifetime k was, holding the checkpoint's rows k, and its learner likewise when ``learn``
+    (else None). A checkpoint that does not fit its own settings is one line (UsageError)."""
+    config = ckpt["config"]
+    n = config["lifetimes"]
+    agent = build_agent(config, env, n=1, seed=config["seed"] + k)
+    learner = build_learner(config, agent) if learn else None
+    try:
+        agent.load_state_dict(one_lifetime(ckpt["agent"], agent.state_dict(), n, k))
+        if learner is not None:
+            learner.load_state_dict(one_lifetime(ckpt["learner"], learner.state_dict(), n, k))
+    except (KeyError, RuntimeError) as e:
+        raise UsageError(f"checkpoint {path!r} does not fit its own settings: {one_line(e)}")
+    return agent, learner
 
 
 def compile_step(agent, learner=None) -> None:

@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 
-from tracerl.learners.run.build import build_agent, build_env
-from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime
+from tracerl.learners.run.build import build_env, build_lifetime
+from tracerl.learners.run.checkpoint import load_checkpoint
 from tracerl.learners.run.settings import UsageError, one_line
 
 NEEDS_NIR = "needs the nir package: pip install -e \".[nir]\""
@@ -47,12 +47,8 @@ def export(checkpoint: str, lifetime: int, out: str) -> list[str]:
     if not os.path.isdir(folder):
         raise UsageError(f"cannot write {out!r}: folder {folder!r} does not exist")
     env = build_env(config, 1, singles=True, render=False)
-    agent = build_agent(config, env, n=1, seed=config["seed"] + lifetime)
+    agent, _ = build_lifetime(ckpt, checkpoint, env, lifetime)
     env.close()
-    try:
-        agent.load_state_dict(one_lifetime(ckpt["agent"], agent.state_dict(), n, lifetime))
-    except (KeyError, RuntimeError) as e:
-        raise UsageError(f"checkpoint {checkpoint!r} does not fit its own settings: {one_line(e)}")
     agent.freeze()
     agent.reset_state()
     try:

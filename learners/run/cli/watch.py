@@ -25,9 +25,9 @@ import torch
 
 from tracerl import envs
 from tracerl.agents.ranges import check_range
-from tracerl.learners.run.build import build_agent, build_env, build_learner
+from tracerl.learners.run.build import build_env, build_lifetime
 from tracerl.learners.run.callbacks import Current, LiveCallback
-from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime, to_numpy
+from tracerl.learners.run.checkpoint import load_checkpoint, to_numpy
 from tracerl.learners.run.export import load_graph
 from tracerl.learners.run.live import GameView, LiveWindow, check_record_path
 from tracerl.learners.run.loop import loop
@@ -104,14 +104,7 @@ def watch(args: argparse.Namespace) -> int:
     obs, _ = env.reset(seed=config["seed"] + k)
     if nir_file:
         return play(args, env, obs, agent, None, config, config["step"], k)
-    agent = build_agent(config, env, n=1, seed=config["seed"] + k)
-    learner = build_learner(config, agent) if args.learn else None
-    try:
-        agent.load_state_dict(one_lifetime(ckpt["agent"], agent.state_dict(), n, k))
-        if learner is not None:
-            learner.load_state_dict(one_lifetime(ckpt["learner"], learner.state_dict(), n, k))
-    except (KeyError, RuntimeError) as e:
-        raise UsageError(f"checkpoint {args.checkpoint!r} does not fit its own settings: {one_line(e)}")
+    agent, learner = build_lifetime(ckpt, args.checkpoint, env, k, learn=args.learn)
     if ckpt["env"]["kind"] == "singles":
         env.envs[0].unwrapped.load_state_dict(to_numpy(ckpt["env"]["states"][k]))
         obs = to_numpy(ckpt["obs"])[k:k + 1]
