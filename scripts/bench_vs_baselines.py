@@ -54,28 +54,35 @@ from tracerl.learners.run.games import GAMES, RETURN
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-ENVS = {key: envs.ALIASES[key] for key in ("cartpole", "pong", "flappy")}  # the games it compares on
+ENVS = {key: envs.ALIASES[key] for key in ("cartpole", "acrobot", "pong", "flappy")}  # the games it compares on
 # MinAtar's games (pip install -e ".[minatar]"): a 10 x 10 grid of 0/1 channels; on request (--envs)
 MINATAR = {"breakout": "MinAtar/Breakout-v1", "space_invaders": "MinAtar/SpaceInvaders-v1",
            "freeway": "MinAtar/Freeway-v1"}
 if envs.register_minatar():
     ENVS.update(MINATAR)
-DEFAULT_STEPS = {"cartpole": 100_000, "pong": 200_000, "flappy": 200_000,  # CartPole: RL-Zoo's n_timesteps
+DEFAULT_STEPS = {"cartpole": 100_000, "acrobot": 300_000, "pong": 200_000, "flappy": 200_000,  # CartPole: RL-Zoo's
                  **{k: 1_000_000 for k in MINATAR}}
 # The measure of each game (CartPole: the trailing-100 episode length; MinAtar: the trailing-100 return)
 # and over how many last steps its final figure is taken (0: the last value), from the registry of games' measures.
-MEASURE = {"cartpole": "rollout/ep_len_mean", **{k: GAMES[ENVS[k]].tag for k in ("pong", "flappy")},
+MEASURE = {"cartpole": "rollout/ep_len_mean", "acrobot": RETURN.tag, **{k: GAMES[ENVS[k]].tag for k in ("pong", "flappy")},
            **{k: RETURN.tag for k in MINATAR}}
-FINAL_STEPS = {"cartpole": 0, **{k: GAMES[ENVS[k]].final_steps for k in ("pong", "flappy")}, **{k: 0 for k in MINATAR}}
-BAR = {"cartpole": 475.0}
+FINAL_STEPS = {"cartpole": 0, "acrobot": 0, **{k: GAMES[ENVS[k]].final_steps for k in ("pong", "flappy")}, **{k: 0 for k in MINATAR}}
+BAR = {"cartpole": 475.0, "acrobot": -100.0}  # gymnasium's reward_threshold of each
 LEARNER = "eprop"  # train.py's default
 
-# RL-Zoo's tuned PPO for CartPole-v1: DLR-RM/rl-baselines3-zoo, hyperparams/ppo.yml (read at commit
-# 208b6fdf3a9aa24de44b2e068c6e5f6a07d97fcc): n_envs 8, n_timesteps 1e5, MlpPolicy, n_steps 32,
-# batch_size 256, gae_lambda 0.8, gamma 0.98, n_epochs 20, ent_coef 0.0, learning_rate lin_0.001,
-# clip_range lin_0.2 ("lin_X": rl_zoo3's linear_schedule, X times the progress remaining).
+# RL-Zoo's PPO settings: DLR-RM/rl-baselines3-zoo, hyperparams/ppo.yml (CartPole-v1 read at commit
+# 208b6fdf3a9aa24de44b2e068c6e5f6a07d97fcc, Acrobot-v1 and atari at 00128b5d46d497b772f3bd891ae9f520919e8971).
+# "lin_X": rl_zoo3's linear_schedule, X times the progress remaining; normalize: VecNormalize (obs and reward).
+# "atari" is the zoo's Atari entry without its wrappers and CNN (the bundled games give feature vectors).
 ZOO = {"CartPole-v1": {"n_envs": 8, "n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98,
-                       "n_epochs": 20, "ent_coef": 0.0, "learning_rate": "lin_0.001", "clip_range": "lin_0.2"}}
+                       "n_epochs": 20, "ent_coef": 0.0, "learning_rate": "lin_0.001", "clip_range": "lin_0.2"},
+       "Acrobot-v1": {"normalize": True, "n_envs": 16, "n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99,
+                      "n_epochs": 4, "ent_coef": 0.0},
+       "atari": {"n_envs": 8, "n_steps": 128, "n_epochs": 4, "batch_size": 256, "learning_rate": "lin_2.5e-4",
+                 "clip_range": "lin_0.1", "vf_coef": 0.5, "ent_coef": 0.01}}
+# A game without a zoo entry borrows one (--ppo-like): the bundled games are small feature-vector games with
+# a few discrete actions, as CartPole is.
+LIKE_DEFAULT = "CartPole-v1"
 SB3_DEFAULT = {"n_envs": 1}  # PPO's own defaults for everything else (n_steps 2048, batch 64, lr 3e-4, ...)
 
 
@@ -88,11 +95,19 @@ def short(env_id: str) -> str:
 
 
 # -- the PPO side (a child process per seed) --------------------------------------------------
-def ppo_settings(env_id: str, n_envs: int | None) -> dict:
-    cfg = dict(ZOO.get(env_id, SB3_DEFAULT))
+def ppo_settings(env_id: str, n_envs: int | None, like: str = LIKE_DEFAULT) -> tuple[dict, str]:
+    """PPO's settings for env_id and where they come from: its zoo entry, else the one it borrows
+    (``like``: a zoo key, or "defaults" for SB3's own with one env)."""
+    if env_id in ZOO:
+        cfg, source = dict(ZOO[env_id]), f"RL-Zoo ppo.yml {env_id}"
+    elif like == "defaults":
+        cfg, source = dict(SB3_DEFAULT), "SB3 PPO defaults"
+    else:
+        cfg, source = dict(ZOO[like]), f"RL-Zoo ppo.yml {like} (no entry for {env_id})"
     if n_envs:
         cfg["n_envs"] = n_envs
-    return cfg
+        source += f", n_envs {n_envs}"
+    return cfg, source
 
 
 def schedule(value):
@@ -127,7 +142,9 @@ def make_callback(writer, n_envs: int, log_every: int, steps: int):
             self.t0 = time.perf_counter()
 
         def _on_step(self) -> bool:
-            rewards, dones = np.asarray(self.locals["rewards"], np.float64), np.asarray(self.locals["dones"])
+            env = self.model.get_env()  # under VecNormalize, locals hold the scaled rewards: log the game's own
+            raw = env.get_original_reward() if hasattr(env, "get_original_reward") else self.locals["rewards"]
+            rewards, dones = np.asarray(raw, np.float64), np.asarray(self.locals["dones"])
             self.w_steps += len(rewards)
             self.w_reward += float(rewards.sum())
             ev = np.array([info.get("event") for info in self.locals["infos"]], dtype=object)
@@ -170,7 +187,8 @@ def make_callback(writer, n_envs: int, log_every: int, steps: int):
     return Measures()
 
 
-def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | None, log_every: int) -> int:
+def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | None, log_every: int,
+              like: str = LIKE_DEFAULT) -> int:
     """Train one SB3 PPO learner; its curves go to run_dir, its timing to run_dir/bench.json."""
     import torch
     import yaml
@@ -181,16 +199,18 @@ def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | No
     from tracerl import envs  # noqa: F401  (registers the bundled games)
 
     torch.set_num_threads(1)
-    cfg = ppo_settings(env_id, n_envs)
-    source = ("RL-Zoo hyperparams/ppo.yml (DLR-RM/rl-baselines3-zoo)" if env_id in ZOO and not n_envs
-              else "SB3 PPO defaults" + (f", n_envs {n_envs}" if n_envs else ""))
-    kwargs = {k: schedule(v) for k, v in cfg.items() if k != "n_envs"}
+    cfg, source = ppo_settings(env_id, n_envs, like)
+    kwargs = {k: schedule(v) for k, v in cfg.items() if k not in ("n_envs", "normalize")}
     config = {"env": env_id, "algo": "ppo", "seed": seed, "steps": steps, "hyperparameters": cfg, "source": source,
               "stable_baselines3": __import__("stable_baselines3").__version__, "torch_threads": 1}
     with open(os.path.join(run_dir, "config.yaml"), "w") as f:
         yaml.safe_dump(config, f, sort_keys=False)
     rows = "\n".join(f"|{k}|{v}|" for k, v in {**cfg, "seed": seed, "steps": steps, "source": source}.items())
     venv = make_vec_env(env_id, n_envs=cfg["n_envs"], seed=seed)
+    if cfg.get("normalize"):
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        venv = VecNormalize(venv)
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **kwargs)
     # the run's first events, its wall-clock 0, as train.py's: once the agent is built
     writer = SummaryWriter(run_dir, flush_secs=20)
@@ -209,8 +229,8 @@ def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | No
 
 
 # -- running the sides -----------------------------------------------------------------------
-def run_child(cmd: list[str]) -> tuple[int, float, float]:
-    """Run cmd; (exit code, wall seconds, peak RSS of that process in MB)."""
+def run_child(cmd: list[str]) -> tuple[int, float, float, float]:
+    """Run cmd; (exit code, wall seconds, peak RSS of that process in MB, its CPU seconds)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
     try:
@@ -219,7 +239,7 @@ def run_child(cmd: list[str]) -> tuple[int, float, float]:
         proc.wait()
         raise
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
+    return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def run_tracerl(key: str, args) -> dict:
@@ -230,21 +250,25 @@ def run_tracerl(key: str, args) -> dict:
            "--log-every", str(args.log_every), "--hist-every", "0", "--checkpoint-every", "0", "--threads", "1",
            *shlex.split(args.train_args)]
     print(f"\n# tracerl {LEARNER} on {env_id}: {args.seeds} lifetimes x {steps:,} steps\n$ {shlex.join(cmd)}", flush=True)
-    code, wall, peak = run_child(cmd)
+    t0 = time.perf_counter()
+    code, _, peak, cpu = run_child(cmd)
+    wall = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"train.py exited with {code}: {shlex.join(cmd)}")
     prefix = f"{short(env_id)}__{LEARNER}__"
     runs = sorted(os.path.join(args.logdir, d) for d in set(os.listdir(args.logdir)) - before
                   if d.startswith(prefix) and not d.endswith("__mean"))
-    return {"env": key, "side": f"tracerl {LEARNER}", "runs": runs, "processes": 1, "process_wall": wall,
-            "peak_rss_mb": peak, "batch": True, "steps": steps}
+    return {"env": key, "side": f"tracerl {LEARNER}", "runs": runs, "processes": 1, "parallel": 1,
+            "wall": wall, "cpu": cpu, "peak_rss_mb": peak, "batch": True, "steps": steps}
 
 
 def run_ppo(key: str, args) -> dict:
+    """One process per seed, args.ppo_parallel of them at a time (1: one after another)."""
     env_id, steps = ENVS[key], args.steps or DEFAULT_STEPS[key]
-    cfg = ppo_settings(env_id, args.ppo_envs)
-    print(f"\n# SB3 PPO on {env_id}: {args.seeds} seeds x {steps:,} steps, one process each, settings {cfg}", flush=True)
-    runs, peaks, wall = [], [], 0.0
+    cfg, source = ppo_settings(env_id, args.ppo_envs, args.ppo_like)
+    print(f"\n# SB3 PPO on {env_id}: {args.seeds} seeds x {steps:,} steps, one process each, "
+          f"{args.ppo_parallel} at a time; {source}: {cfg}", flush=True)
+    runs, cmds = [], []
     for seed in range(args.seed, args.seed + args.seeds):
         stamp = int(time.time())
         while os.path.exists(os.path.join(args.logdir, f"{short(env_id)}__ppo__{seed}__{stamp}")):
@@ -252,17 +276,23 @@ def run_ppo(key: str, args) -> dict:
         run_dir = os.path.join(args.logdir, f"{short(env_id)}__ppo__{seed}__{stamp}")
         os.makedirs(run_dir)
         cmd = [sys.executable, os.path.abspath(__file__), "--ppo-child", run_dir, "--envs", key, "--seed", str(seed),
-               "--steps", str(steps), "--log-every", str(args.log_every)]
+               "--steps", str(steps), "--log-every", str(args.log_every), "--ppo-like", args.ppo_like]
         if args.ppo_envs:
             cmd += ["--ppo-envs", str(args.ppo_envs)]
-        code, seconds, peak = run_child(cmd)
+        runs.append(run_dir)
+        cmds.append(cmd)
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(args.ppo_parallel) as pool:  # threads that only wait on child processes
+        done = list(pool.map(run_child, cmds))
+    wall = time.perf_counter() - t0
+    for (code, _, _, _), cmd in zip(done, cmds):
         if code != 0:
             raise RuntimeError(f"the PPO run exited with {code}: {shlex.join(cmd)}")
-        runs.append(run_dir)
-        peaks.append(peak)
-        wall += seconds
-    return {"env": key, "side": "SB3 PPO", "runs": runs, "processes": len(runs), "process_wall": wall,
-            "peak_rss_mb": max(peaks), "batch": False, "steps": steps}
+    return {"env": key, "side": "SB3 PPO", "runs": runs, "processes": len(runs), "parallel": args.ppo_parallel,
+            "wall": wall, "cpu": sum(d[3] for d in done), "peak_rss_mb": max(d[2] for d in done), "batch": False,
+            "steps": steps, "source": source}
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -284,15 +314,12 @@ def summarize(result: dict) -> dict:
         seconds.append(float(s_wall[-1]))
         last_steps.append(int(s_steps[-1]))
     n = len(result["runs"])
-    if result["batch"]:  # all seeds in one process, side by side
-        wall = max(seconds)
-        per_seed, total = np.median(last_steps) / wall, sum(last_steps) / wall
-    else:  # one seed after another
-        wall = sum(seconds)
-        per_seed = float(np.median([s / t for s, t in zip(last_steps, seconds)]))
-        total = sum(last_steps) / wall
+    # per seed: one learner's steps over its run's own event time (from its first logged events, once
+    # built); in total: all seeds' steps over the wall-clock of the whole side, process starts included
+    per_seed = float(np.median([s / t for s, t in zip(last_steps, seconds)]))
+    total = sum(last_steps) / result["wall"]
     return {**result, "tag": tag, "final_steps": last, "bar": bar, "reached": reached, "finals": finals,
-            "seconds": seconds, "wall": wall, "sps_seed": per_seed, "sps_total": total, "seeds": n}
+            "seconds": seconds, "sps_seed": per_seed, "sps_total": total, "seeds": n}
 
 
 def steps_to_bar(s: dict) -> str:
@@ -307,27 +334,36 @@ def steps_to_bar(s: dict) -> str:
 
 def table(summaries: list[dict]) -> str:
     lines = ["| env | learner | seeds x steps | steps to bar: median (per seed) | final: median (per seed) | "
-             "env steps/s per seed | env steps/s, all seeds | wall-clock s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "env steps/s per seed | env steps/s, all seeds | wall-clock s, all seeds | CPU s, all seeds | "
+             "peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    what = {"cartpole": "trailing-100 length", "acrobot": "trailing-100 return", "pong": "hit rate, last 20k",
+            "flappy": "pipes per life, last 50k", **{k: "trailing-100 return" for k in MINATAR}}
     for s in summaries:
-        what = {"cartpole": "trailing-100 length", "pong": "hit rate, last 20k", "flappy": "pipes/crash, last 50k",
-                **{k: "trailing-100 return" for k in MINATAR}}
         finals = " ".join(f"{v:.3g}" for v in s["finals"])
-        how = "one process, seeds batched" if s["batch"] else f"{s['processes']} process{'es' * (s['processes'] > 1)}, one after another"
+        if s["batch"]:
+            how = "one process, seeds batched"
+        elif s["processes"] == 1:
+            how = "one process"
+        elif s["parallel"] == 1:
+            how = f"{s['processes']} processes, one after another"
+        else:
+            how = f"{s['processes']} processes, {s['parallel']} at a time"
         lines.append(
             f"| {short(ENVS[s['env']])} | {s['side']} | {s['seeds']} x {s['steps']:,} | {steps_to_bar(s)} | "
             f"{np.median(s['finals']):.3g} {what[s['env']]} ({finals}) | {s['sps_seed']:,.0f} | {s['sps_total']:,.0f} | "
-            f"{s['wall']:,.0f} ({how}) | {s['peak_rss_mb']:,.0f} |")
+            f"{s['wall']:,.0f} ({how}) | {s['cpu']:,.0f} | {s['peak_rss_mb']:,.0f} |")
     return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--envs", nargs="+", choices=list(ENVS), default=["cartpole", "pong", "flappy"],
-                   help="the games (default: cartpole pong flappy; breakout space_invaders freeway: MinAtar's, "
-                        "1M steps by default)")
+    p.add_argument("--envs", nargs="+", choices=list(ENVS), default=["cartpole", "acrobot", "pong", "flappy"],
+                   help="the games (default: cartpole acrobot pong flappy; breakout space_invaders freeway: "
+                        "MinAtar's, 1M steps by default)")
     p.add_argument("--steps", type=int, default=None,
-                   help="env steps per seed (default: CartPole 100000, RL-Zoo's budget; Pong and Flappy 200000)")
+                   help="env steps per seed (default: CartPole 100000, RL-Zoo's budget; Acrobot 300000; "
+                        "Pong and Flappy 200000)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="the first seed (default: 0)")
     p.add_argument("--logdir", default="runs/baselines")
@@ -336,7 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-args", default="", metavar="'FLAGS'",
                    help="more train.py flags for the tracerl side, e.g. '--no-compile --hidden 64'")
     p.add_argument("--ppo-envs", type=int, default=None, metavar="N",
-                   help="PPO's n_envs (default: RL-Zoo's where it has settings, else 1)")
+                   help="PPO's n_envs (default: that of its settings)")
+    p.add_argument("--ppo-like", choices=[*ZOO, "defaults"],
+                   default=LIKE_DEFAULT,
+                   help=f"the RL-Zoo settings PPO borrows on a game the zoo has none for (default: {LIKE_DEFAULT}; "
+                        "atari: the zoo's Atari settings; defaults: SB3's own, one env)")
+    p.add_argument("--ppo-parallel", type=int, default=1, metavar="N",
+                   help="PPO's seeds in N processes at a time (default: 1, one after another)")
     p.add_argument("--ppo-child", default=None, help=argparse.SUPPRESS)
     return p
 
@@ -345,9 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.ppo_child:
         return ppo_child(args.ppo_child, ENVS[args.envs[0]], args.seed, args.steps or DEFAULT_STEPS[args.envs[0]],
-                         args.ppo_envs, args.log_every)
+                         args.ppo_envs, args.log_every, args.ppo_like)
     try:
-        for name in ("seeds", "log_every"):
+        for name in ("seeds", "log_every", "ppo_parallel"):
             if getattr(args, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
         if args.steps is not None and args.steps < args.log_every:

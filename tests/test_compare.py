@@ -147,6 +147,36 @@ def test_bench_vs_baselines_side_by_side(tmp_path, capfd):
     assert np.all(np.diff(seconds) >= 0) and seconds[0] >= 0
 
 
+@pytest.mark.slow
+def test_bench_vs_baselines_ppo_in_parallel_logs_the_games_own_reward(tmp_path):
+    """Acrobot's zoo settings scale rewards (VecNormalize): the logged return must be the game's own."""
+    pytest.importorskip("stable_baselines3")
+    bench_vs_baselines = script("bench_vs_baselines")
+
+    logdir = tmp_path / "b"
+    assert bench_vs_baselines.main(["--envs", "acrobot", "--steps", "8000", "--seeds", "2", "--only", "ppo",
+                                    "--ppo-parallel", "2", "--logdir", str(logdir), "--log-every", "8000"]) == 0
+    (md,) = logdir.glob("bench_vs_baselines_*.md")
+    (row,) = [line for line in md.read_text().splitlines() if line.startswith("| Acrobot-v1 |")]
+    assert "2 processes, 2 at a time" in row
+    for path in sorted(logdir.glob("Acrobot-v1__ppo__*")):
+        _, _, values = lib.load_run(str(path)).series("rollout/ep_rew_mean")
+        assert -500 <= values[-1] <= -100  # -1 per step of 500-step episodes (scaled, it would be near 0)
+        config = (path / "config.yaml").read_text()
+        assert "normalize: true" in config and "Acrobot-v1" in config
+
+
+def test_bench_vs_baselines_ppo_settings():
+    bench_vs_baselines = script("bench_vs_baselines")
+
+    cfg, source = bench_vs_baselines.ppo_settings("CartPole-v1", None)
+    assert cfg["n_envs"] == 8 and cfg["n_epochs"] == 20 and "RL-Zoo" in source
+    cfg, source = bench_vs_baselines.ppo_settings("tracerl/Pong-v0", None, "atari")  # no zoo entry: borrowed
+    assert cfg["n_steps"] == 128 and cfg["ent_coef"] == 0.01 and "no entry for tracerl/Pong-v0" in source
+    cfg, source = bench_vs_baselines.ppo_settings("tracerl/Pong-v0", 4, "defaults")
+    assert cfg == {"n_envs": 4} and source == "SB3 PPO defaults, n_envs 4"
+
+
 def test_bench_vs_baselines_steps_to_bar():
     bench_vs_baselines = script("bench_vs_baselines")
 
