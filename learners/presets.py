@@ -60,8 +60,8 @@ PRESETS = {
         },
     },
     # Flappy Bird punishes every wrong flap: the scripted policy with 1% of its actions flipped
-    # passes 4.4 pipes per crash instead of 74. A sharper softmax (T = 0.3) and no entropy term
-    # let the policy become that sure (median pipes per crash at 300k 9.7; T = 1, entropy 0.001: 4.8).
+    # passes 4.4 pipes per life instead of 74. A sharper softmax (T = 0.3) and no entropy term
+    # let the policy become that sure (median pipes per life at 300k 9.7; T = 1, entropy 0.001: 4.8).
     # It must also be quick: with tau_mem 10 / tau_out 5 ticks at 4 ticks per step the network
     # answers an observation about two steps late, while the bird moves up to 10 px a step. Time
     # constants of 3 / 1.5 ticks and 8 ticks per step: median 13.9 at 300k (scripts/bench_imitation.py:

@@ -196,3 +196,18 @@ def test_bptt_memory_bench_table(tmp_path, capsys):
     for r in rows:
         ms, slowest, start, end, peak = (float(x) for x in (r[3], r[4], r[5], r[6], r[7].rstrip("* ")))
         assert 0 < ms <= slowest and start > 0 and end > 0 and peak >= start - 1
+
+
+def test_bench_frozen_plays_each_variant_of_a_checkpoint(tmp_path, capsys):
+    bench_frozen = script("bench_frozen")
+    assert train.main(["--env", "pong", "--lifetimes", "2", "--steps", "300", "--logdir", str(tmp_path),
+                       "--no-compile", "--hidden", "16", "--log-every", "100"]) == 0
+    (ckpt,) = tmp_path.glob("*__mean/checkpoint.pt")
+    assert bench_frozen.main([str(ckpt), "--steps", "400", "--no-compile"]) == 0
+    table = capsys.readouterr().out.split("| variant |")[1]
+    rows = {line.split("|")[1].strip(): line.split("|")[3].split() for line in table.splitlines()[2:] if line}
+    assert sorted(rows) == sorted(bench_frozen.VARIANTS)
+    for values in rows.values():  # Pong: hits over arrivals, each lifetime's own
+        assert len(values) == 2 and all(0.0 <= float(v) <= 1.0 for v in values)
+    assert bench_frozen.main([str(ckpt), "--lifetimes", "2"]) == 2
+    assert "--lifetimes 2 is not a lifetime of this checkpoint; allowed: 0 to 1" in capsys.readouterr().err
