@@ -134,3 +134,9 @@ class CompiledStep:
         # from plain Python, the wrapper only costs time
         self._graph = getattr(self._graph, "__wrapped__", self._graph)
         self.direct = True
+        # Dynamo keeps a cache entry per compile of the same code (every agent's advance is one code
+        # object) and refuses the ninth (its recompile limit, 8). This step no longer enters Dynamo:
+        # its entry goes, so that one process may compile any number of agents and learners.
+        code = getattr(self.fn, "__code__", None)
+        if code is not None and hasattr(torch._dynamo, "reset_code"):
+            torch._dynamo.reset_code(code)

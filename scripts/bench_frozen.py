@@ -81,7 +81,6 @@ def play(ckpt: dict, path: str, k: int, variant: str, steps: int, compiled: bool
     if greedy:
         agent.greedy = True
     if compiled:
-        torch._dynamo.reset()  # a fresh agent per play: without it Dynamo's recompile limit (8) stops the 9th
         compile_step(agent, learner)
     tally = Tally()
     t = int(ckpt["step"])

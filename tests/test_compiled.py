@@ -62,3 +62,19 @@ def test_the_public_guard_filter_computes_the_same(monkeypatch, public):
         torch.testing.assert_close(got["total"], want["total"])
     assert step.direct is not public
     torch.testing.assert_close(module.total, eager.total)
+
+
+def test_one_process_compiles_more_steps_of_the_same_code_than_dynamos_recompile_limit():
+    """Every agent's step is the same code object; Dynamo refuses a ninth compile of one code unless
+    a step that went direct gives its cache entry back."""
+    limit = getattr(torch._dynamo.config, "recompile_limit", 8)
+    modules = [Counter() for _ in range(limit + 2)]
+    steps = [CompiledStep(m.step) for m in modules]
+    x = torch.arange(3.0)
+    for step in steps:
+        step(x, torch.zeros(()))
+        step(x, torch.zeros(()))
+        assert step.direct
+    for m, step in zip(modules, steps):  # the earlier ones still run, on their own buffers
+        torch.testing.assert_close(step(x, torch.zeros(()))["total"], 6 * x)
+        torch.testing.assert_close(m.total, 6 * x)
