@@ -1,21 +1,22 @@
 """tracerl beside Stable-Baselines3 PPO: same envs, same step budget, same seeds, one run.
 
     pip install -e ".[baselines]"       # SB3 and matplotlib: an extra for this benchmark only
-    python scripts/bench_vs_baselines.py                           # CartPole 100k, Pong and Flappy 200k, 5 seeds
+    python scripts/bench_vs_baselines.py --seed 100    # CartPole 100k, Acrobot 300k, Pong and Flappy 200k, 5 seeds
     python scripts/bench_vs_baselines.py --envs cartpole --steps 20000 --seeds 1
-    python scripts/bench_vs_baselines.py --envs pong flappy --only ppo
+    python scripts/bench_vs_baselines.py --envs pong flappy --only ppo --ppo-parallel 2
     python scripts/bench_vs_baselines.py --envs breakout space_invaders freeway --seeds 3 --only ppo
 
-Per env, one after the other (never two at once, so the timings do not share the CPU):
+Per env, one side after the other (never both at once, so the timings do not share the CPU):
   tracerl  scripts/train.py with the env's preset and the default learner (eprop), the seeds as one
            batch of lifetimes (--lifetimes SEEDS) in one process: its wall-clock is that of all
            seeds at once. Extra train.py flags: --train-args.
-  ppo      SB3 PPO, one process per seed, one torch thread. CartPole-v1: RL-Zoo's tuned settings
-           (ZOO below); Pong and Flappy Bird have none there, so SB3's defaults with one env.
-           A callback logs the measures train.py logs (pong/hit_rate, flappy/pipes_per_life,
-           trailing-100 rollout/ep_len_mean and ep_rew_mean, charts/reward_rate, ...) against
-           env steps to a TensorBoard run {env}__ppo__{seed}__{unix time}, so compare.py reads
-           both sides alike.
+  ppo      SB3 PPO, one process per seed, one torch thread, --ppo-parallel of them at a time (default
+           1: one after another). RL-Zoo's settings (ZOO below): the game's own entry (CartPole-v1,
+           Acrobot-v1), else the entry it borrows (--ppo-like, default CartPole-v1's; "defaults":
+           SB3's own with one env). A callback logs the measures train.py logs (pong/hit_rate,
+           flappy/pipes_per_life, trailing-100 rollout/ep_len_mean and ep_rew_mean, the game's own
+           reward under VecNormalize, charts/reward_rate, ...) against env steps to a TensorBoard run
+           {env}__ppo__{seed}__{unix time}, so compare.py reads both sides alike.
 The bundled games are their default single never-ending life for both sides; CartPole-v1 is
 gymnasium's (tracerl: a continuing lifetime with the -1-on-failure learning reward of its preset;
 PPO: ordinary episodes). Every env step counts toward the budget: PPO's SEEDS x STEPS samples
@@ -23,13 +24,15 @@ come from its n_envs copies together.
 
 Printed and written to {logdir}/bench_vs_baselines_{unix time}.md, per env and side:
   steps to the bar   CartPole: the first logged step at which the trailing-100 mean episode
-                     length is >= 475 (median over seeds; a seed that never gets there counts as
-                     beyond the budget)
-  final              median over seeds of: CartPole the last trailing-100 mean length; Pong the
-                     hit rate (over the last 100 arrivals) logged in the last 20k steps; Flappy Bird
-                     pipes per life (over the last 20 lives) logged in the last 50k
-  env steps/s        per seed (one learner) and in total (all seeds), from the runs' event times
-                     (tracerl's include the torch.compile time of its first step)
+                     length is >= 475; Acrobot: the trailing-100 return >= -100 (median over seeds;
+                     a seed that never gets there counts as beyond the budget)
+  final              median over seeds of: the last trailing-100 figure (CartPole, Acrobot,
+                     MinAtar); Pong the hit rate (over the last 100 arrivals) logged in the last 20k
+                     steps; Flappy Bird pipes per life (over the last 20 lives) logged in the last 50k
+  env steps/s        per seed (one learner, from its run's event times; tracerl's include the
+                     torch.compile time of its first step) and in total (all seeds over the wall-clock)
+  wall-clock, CPU    the side's wall-clock from its first process's start to its last's end, and
+                     its processes' user + system seconds summed (one after another on an idle core)
   peak RSS           ru_maxrss of each training process (tracerl: one for all seeds; PPO: the
                      largest of its per-seed processes)
 then compare.py draws the curves (env steps and wall-clock) to {logdir}/bench_vs_baselines_{time}.png.
@@ -45,6 +48,7 @@ import shlex
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -141,9 +145,12 @@ def make_callback(writer, n_envs: int, log_every: int, steps: int):
             self.w_steps, self.w_reward, self.new = 0, 0.0, []
             self.t0 = time.perf_counter()
 
-        def _on_step(self) -> bool:
+        def _on_training_start(self) -> None:
             env = self.model.get_env()  # under VecNormalize, locals hold the scaled rewards: log the game's own
-            raw = env.get_original_reward() if hasattr(env, "get_original_reward") else self.locals["rewards"]
+            self.original = env.get_original_reward if hasattr(env, "get_original_reward") else None
+
+        def _on_step(self) -> bool:
+            raw = self.original() if self.original is not None else self.locals["rewards"]
             rewards, dones = np.asarray(raw, np.float64), np.asarray(self.locals["dones"])
             self.w_steps += len(rewards)
             self.w_reward += float(rewards.sum())
@@ -250,9 +257,7 @@ def run_tracerl(key: str, args) -> dict:
            "--log-every", str(args.log_every), "--hist-every", "0", "--checkpoint-every", "0", "--threads", "1",
            *shlex.split(args.train_args)]
     print(f"\n# tracerl {LEARNER} on {env_id}: {args.seeds} lifetimes x {steps:,} steps\n$ {shlex.join(cmd)}", flush=True)
-    t0 = time.perf_counter()
-    code, _, peak, cpu = run_child(cmd)
-    wall = time.perf_counter() - t0
+    code, wall, peak, cpu = run_child(cmd)
     if code != 0:
         raise RuntimeError(f"train.py exited with {code}: {shlex.join(cmd)}")
     prefix = f"{short(env_id)}__{LEARNER}__"
@@ -281,8 +286,6 @@ def run_ppo(key: str, args) -> dict:
             cmd += ["--ppo-envs", str(args.ppo_envs)]
         runs.append(run_dir)
         cmds.append(cmd)
-    from concurrent.futures import ThreadPoolExecutor
-
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.ppo_parallel) as pool:  # threads that only wait on child processes
         done = list(pool.map(run_child, cmds))
@@ -292,7 +295,7 @@ def run_ppo(key: str, args) -> dict:
             raise RuntimeError(f"the PPO run exited with {code}: {shlex.join(cmd)}")
     return {"env": key, "side": "SB3 PPO", "runs": runs, "processes": len(runs), "parallel": args.ppo_parallel,
             "wall": wall, "cpu": sum(d[3] for d in done), "peak_rss_mb": max(d[2] for d in done), "batch": False,
-            "steps": steps, "source": source}
+            "steps": steps}
 
 
 # -- the table -------------------------------------------------------------------------------
