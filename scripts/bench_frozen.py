@@ -40,31 +40,28 @@ VARIANTS = {  # name: (learner on, agent's own plasticity on, most probable acti
 
 
 class Tally(Callback):
-    """Counts the game's events over the whole stretch: pipes and crashes, hits and misses, episodes."""
+    """Counts the game's events over the whole stretch: pipes and crashes, hits and misses (the
+    loop's Measures keep only the last lives and arrivals)."""
 
     def __init__(self):
         self.counts = {"pipe": 0, "crash": 0, "hit": 0, "miss": 0}
-        self.returns, self.ret = [], 0.0
 
     def on_step(self, state) -> bool:
-        events = state.info.get("event") if isinstance(state.info, dict) else None
+        events = state.info.get("event")
         if events is not None:
             for e in np.atleast_1d(events):
                 if e in self.counts:
                     self.counts[e] += 1
-        self.ret += float(np.sum(state.reward))
-        if bool(np.any(state.terminated | state.truncated)):
-            self.returns.append(self.ret)
-            self.ret = 0.0
         return True
 
-    def figure(self) -> float:
+    def figure(self, measures) -> float:
         c = self.counts
         if c["pipe"] or c["crash"]:
             return c["pipe"] / (c["crash"] + 1)  # the life going on counts as one
         if c["hit"] or c["miss"]:
             return c["hit"] / (c["hit"] + c["miss"])
-        return float(np.mean(self.returns)) if self.returns else float("nan")
+        episodes = int(measures.n_episodes[0])  # other games: the mean return of every episode
+        return float(measures.totals[0, 1] / episodes) if episodes else float("nan")
 
 
 def play(ckpt: dict, path: str, k: int, variant: str, steps: int, compiled: bool) -> float:
@@ -84,9 +81,9 @@ def play(ckpt: dict, path: str, k: int, variant: str, steps: int, compiled: bool
         compile_step(agent, learner)
     tally = Tally()
     t = int(ckpt["step"])
-    loop(agent, learner, env, obs, t + steps, t=t, reward=config["reward"], callbacks=[tally])
+    state = loop(agent, learner, env, obs, t + steps, t=t, reward=config["reward"], callbacks=[tally])
     env.close()
-    return tally.figure()
+    return tally.figure(state.measures)
 
 
 def main(argv: list[str] | None = None) -> int:
