@@ -16,6 +16,12 @@ It is supervised learning with a per-step, trace-based gradient: what eprop woul
 perfect learning signal. Prints per window the agreement with the scripted action and the
 game's measure (Pong: hit rate over the last 100 arrivals; Flappy Bird: pipes per life over the last
 20 lives; learners.run.Measures), and a closing SUMMARY line.
+
+Those figures are taken while the agent learns, and a large step makes the next action echo the
+teacher's last one (states a step apart are alike): Pong from pixels, the MLP taught at lr 0.1,
+plays at a hit rate of 0.99 while taught and 0.25 the moment teaching stops. ``--frozen-steps K``
+then plays K more steps with every update stopped (``agent.freeze()``, no teaching) and reports
+the agreement and the measure of what the weights hold (``frozen_agreement``, ``frozen_<measure>``).
 """
 
 from __future__ import annotations
@@ -49,10 +55,12 @@ class Imitation:
     def step(self, reward, terminated, next_obs, truncated) -> None:
         target = self.expert(self.obs)
         self.agree += self.agent.action.numpy() == target
+        self.obs = next_obs
+        if not self.lr:
+            return
         with torch.no_grad():
             for k, g in self.agent.local_grads(self.agent.logp_cotangent(torch.from_numpy(target))).items():
                 self.weights[k].add_(g, alpha=self.lr)
-        self.obs = next_obs
 
 
 def fail(message: str) -> None:
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="steps per printed line (--window: the old name)")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an agent keyword")
+    p.add_argument("--frozen-steps", type=int, default=0, metavar="K",
+                   help="then play K steps with learning stopped and report what the weights alone hold")
     p.add_argument("--no-compile", action="store_true", help="eager torch (slower)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -108,10 +118,20 @@ def main(argv: list[str] | None = None) -> dict:
                 teacher.agree[:] = 0
             return True
 
-    loop(agent, teacher, env, obs, args.steps, callbacks=[Report()])
+    state = loop(agent, teacher, env, obs, args.steps, callbacks=[Report()])
     key = next(k for k in last if k != "agreement")
+    frozen = ""
+    if args.frozen_steps:
+        agent.freeze()  # no homeostasis either: the weights alone
+        if not args.no_compile:
+            agent.compile()  # freeze changes what the compiled step reads
+        judge = Imitation(agent, teacher.expert, state.obs, 0.0)
+        w = loop(agent, judge, env, state.obs, args.frozen_steps).measures.since_last()
+        last.update({"frozen_agreement": judge.agree / args.frozen_steps, f"frozen_{key}": w[key]})
+        frozen = (f" frozen_agreement={np.round(last['frozen_agreement'], 4).tolist()} frozen_{key}="
+                  f"{np.round(w[key], 2).tolist()} frozen_median={np.median(w[key]):.2f}")
     print(f"SUMMARY {args.env} imitation agreement_last={np.round(last['agreement'], 4).tolist()} "
-          f"{key}={np.round(last[key], 2).tolist()} median={np.median(last[key]):.2f}")
+          f"{key}={np.round(last[key], 2).tolist()} median={np.median(last[key]):.2f}{frozen}")
     return last
 
 

@@ -19,6 +19,16 @@ def test_imitation_learns_the_scripted_pong_policy(agent):
     assert np.all(taught["hit_rate"] > untaught["hit_rate"])
 
 
+def test_frozen_steps_judge_what_the_weights_hold():
+    """--frozen-steps plays on with every update stopped: a taught agent still plays far better than an untaught one."""
+    args = ["--env", "pong", "--agent", "mlp", "--steps", "3000", "--seeds", "2", "--every", "3000", "--no-compile",
+            "--lr", "0.003", "--frozen-steps", "2000"]
+    taught = bench_imitation.main(args)
+    untaught = bench_imitation.main([*args[:-4], "--lr", "0", "--frozen-steps", "2000"])
+    assert set(taught) >= {"frozen_agreement", "frozen_hit_rate"}
+    assert np.all(taught["frozen_hit_rate"] > untaught["frozen_hit_rate"] + 0.3)
+
+
 @pytest.mark.parametrize("args, says", [
     (["--env", "cartpole"], "--env 'cartpole' has no scripted policy; allowed: 'pong', 'flappy'"),
     (["--set", "tau=3"], "--set 'tau' is not a keyword of the spiking agent; allowed: beta,"),
