@@ -3,6 +3,7 @@
     python scripts/bench_imitation.py --env flappy --steps 30000
     python scripts/bench_imitation.py --env flappy --set tau_mem=3 --set tau_out=1.5 --set ticks=8
     python scripts/bench_imitation.py --env pong --agent mlp --set hidden=64
+    python scripts/bench_imitation.py --env pong --env-kwarg obs_type=pixels --frozen-steps 5000
 
 This separates "can the network hold the policy" from "can the learner find it". The agent plays
 (its own sampled action, as in DAgger: it is taught in the states it visits) and every step moves
@@ -43,19 +44,36 @@ from tracerl.learners.run.loop import Callback, loop
 from tracerl.learners.run.settings import applicable, parse_value
 
 
-class Imitation:
-    """Not a reinforcement learner: each step moves the agent toward the scripted action on the
-    observation it acted on, through its local eligibility (``agent.local_grads``), and counts how
-    often the agent's own sampled action agreed. It takes the learner's place in the loop."""
+def teacher_view(env) -> np.ndarray:
+    """(N, obs_dim) the features of each game's current state, whatever the agent sees (its pixels,
+    say): what the scripted policy reads."""
+    games = [e.unwrapped for e in env.envs] if hasattr(env, "envs") else [env.unwrapped]
+    views = []
+    for game in games:
+        kind, game.obs_type = game.obs_type, "features"
+        try:
+            v = np.asarray(game._obs())
+            views.append(v.reshape(-1, v.shape[-1]))
+        finally:
+            game.obs_type = kind
+    return np.concatenate(views)
 
-    def __init__(self, agent, expert, obs, lr: float):
-        self.agent, self.expert, self.obs, self.lr = agent, expert, obs, lr
+
+class Imitation:
+    """Not a reinforcement learner: each step moves the agent toward the scripted action in the
+    state it acted in, through its local eligibility (``agent.local_grads``), and counts how
+    often the agent's own sampled action agreed. It takes the learner's place in the loop, so it
+    runs after the games' step: the state it reads then is the next observation's."""
+
+    def __init__(self, agent, expert, env, lr: float):
+        self.agent, self.expert, self.env, self.lr = agent, expert, env, lr
+        self.view = teacher_view(env)
         self.weights, self.agree = agent.weights(), np.zeros(agent.n)
 
     def step(self, reward, terminated, next_obs, truncated) -> None:
-        target = self.expert(self.obs)
+        target = self.expert(self.view)
         self.agree += self.agent.action.numpy() == target
-        self.obs = next_obs
+        self.view = teacher_view(self.env)
         if not self.lr:
             return
         with torch.no_grad():
@@ -79,6 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="steps per printed line (--window: the old name)")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an agent keyword")
+    p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
+                   help="a game keyword, e.g. obs_type=pixels (the teacher still reads the game's state)")
     p.add_argument("--frozen-steps", type=int, default=0, metavar="K",
                    help="then play K steps with learning stopped and report what the weights alone hold")
     p.add_argument("--no-compile", action="store_true", help="eager torch (slower)")
@@ -96,13 +116,20 @@ def main(argv: list[str] | None = None) -> dict:
             fail(f"--set {key!r} is not a keyword of the {args.agent} agent; allowed: {', '.join(sorted(keys))}")
         cfg[key] = parse_value(value)
 
-    env = make_env(env_id, args.seeds)
+    env_kwargs = {}
+    for item in args.env_kwarg:
+        key, _, value = item.partition("=")
+        env_kwargs[key] = parse_value(value)
+    try:
+        env = make_env(env_id, args.seeds, **env_kwargs)
+    except (TypeError, ValueError) as e:
+        fail(f"--env-kwarg {env_kwargs}: {e}")
     obs, _ = env.reset(seed=args.seed)
     agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=args.seeds,
                        seed=args.seed, **cfg)
     if not args.no_compile:
         agent.compile()
-    teacher = Imitation(agent, SCRIPTED[env_id], obs, args.lr)
+    teacher = Imitation(agent, SCRIPTED[env_id], env, args.lr)
     last, t0 = {}, time.time()
     print(f"# {env_id} {args.agent} imitation of {teacher.expert.__name__} seeds={args.seeds} lr={args.lr} agent={cfg}")
 
@@ -125,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
         agent.freeze()  # no homeostasis either: the weights alone
         if not args.no_compile:
             agent.compile()  # freeze changes what the compiled step reads
-        judge = Imitation(agent, teacher.expert, state.obs, 0.0)
+        judge = Imitation(agent, teacher.expert, env, 0.0)
         w = loop(agent, judge, env, state.obs, args.frozen_steps).measures.since_last()
         last.update({"frozen_agreement": judge.agree / args.frozen_steps, f"frozen_{key}": w[key]})
         frozen = (f" frozen_agreement={np.round(last['frozen_agreement'], 4).tolist()} frozen_{key}="

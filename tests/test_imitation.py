@@ -29,6 +29,23 @@ def test_frozen_steps_judge_what_the_weights_hold():
     assert np.all(taught["frozen_hit_rate"] > untaught["frozen_hit_rate"] + 0.3)
 
 
+@pytest.mark.parametrize("env_id", ["tracerl/Pong-v0", "tracerl/FlappyBird-v0"])
+@pytest.mark.parametrize("n", [2, 4])  # single games, and the natively batched ones
+def test_the_teacher_of_a_pixel_agent_reads_the_games_state(env_id, n):
+    """With obs_type=pixels the scripted policy still gets the features of the very state the agent sees."""
+    from tracerl.learners.run import make_env
+    seen, felt = make_env(env_id, n, obs_type="pixels"), make_env(env_id, n)
+    pixels, _ = seen.reset(seed=3)
+    features, _ = felt.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        assert pixels.shape[1:] != features.shape[1:]
+        np.testing.assert_array_equal(bench_imitation.teacher_view(seen), features)
+        actions = rng.integers(0, seen.single_action_space.n, n)
+        pixels, *_ = seen.step(actions)
+        features, *_ = felt.step(actions)
+
+
 @pytest.mark.parametrize("args, says", [
     (["--env", "cartpole"], "--env 'cartpole' has no scripted policy; allowed: 'pong', 'flappy'"),
     (["--set", "tau=3"], "--set 'tau' is not a keyword of the spiking agent; allowed: beta,"),
