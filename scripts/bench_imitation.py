@@ -42,7 +42,7 @@ from tracerl.envs.scripted import SCRIPTED
 from tracerl.learners.presets import preset
 from tracerl.learners.run import make_env
 from tracerl.learners.run.loop import Callback, loop
-from tracerl.learners.run.settings import applicable, parse_value
+from tracerl.learners.run.settings import applicable, one_line, parse_value
 
 
 def teacher_view(env) -> np.ndarray:
@@ -117,14 +117,11 @@ def main(argv: list[str] | None = None) -> dict:
             fail(f"--set {key!r} is not a keyword of the {args.agent} agent; allowed: {', '.join(sorted(keys))}")
         cfg[key] = parse_value(value)
 
-    env_kwargs = {}
-    for item in args.env_kwarg:
-        key, _, value = item.partition("=")
-        env_kwargs[key] = parse_value(value)
+    env_kwargs = {k: parse_value(v) for k, _, v in (kv.partition("=") for kv in args.env_kwarg)}
     try:
         env = make_env(env_id, args.seeds, **env_kwargs)
     except (TypeError, ValueError) as e:
-        fail(f"--env-kwarg {env_kwargs}: {e}")
+        fail(f"--env-kwarg {env_kwargs}: {one_line(e)}")
     obs, _ = env.reset(seed=args.seed)
     agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=args.seeds,
                        seed=args.seed, **cfg)
