@@ -24,13 +24,13 @@ FIRST_PIPE_X = float(WIDTH)  # a new life starts with the first pipe just off th
 N_PIPES = 3  # pipes kept at once: the one just passed, the next, the one after
 DRAW_BLOCK = 64  # gap heights are drawn from np_random in blocks of this many pipes
 PIXEL_SCALE = 4  # obs_type="pixels": 128 x 72
-OBS_TYPES = ("features", "pixels")
+OBS_TYPES = ("features", "gap", "pixels")
 EVENTS = (None, "pipe", "crash")
 
 
 def _check_args(gap: float, spacing: float, obs_type: str) -> None:
     if obs_type not in OBS_TYPES:
-        raise ValueError(f"unknown Flappy Bird obs_type {obs_type!r}; allowed: 'features', 'pixels'")
+        raise ValueError(f"unknown Flappy Bird obs_type {obs_type!r}; allowed: 'features', 'gap', 'pixels'")
     if not (BIRD_H < gap < 0.6 * BASE_Y):
         raise ValueError(f"Flappy Bird gap {gap!r} does not fit; allowed: {BIRD_H:g} < gap < {0.6 * BASE_Y:g} px")
     if not (PIPE_W + BIRD_W <= spacing <= 2 * WIDTH):
@@ -47,11 +47,12 @@ def _gap_block(rng: np.random.Generator, gap: float) -> np.ndarray:
 def _observation_space(obs_type: str) -> spaces.Box:
     if obs_type == "pixels":
         return spaces.Box(0, 255, (HEIGHT // PIXEL_SCALE, WIDTH // PIXEL_SCALE), np.uint8)
-    return spaces.Box(-1.0, 1.0, (8,), np.float32)
+    return spaces.Box(-1.0, 1.0, (10 if obs_type == "gap" else 8,), np.float32)
 
 
-def _features(y, vy, px, top, gap) -> np.ndarray:
-    """(N, 8) features from (N,) bird state and (N, N_PIPES) pipes; see FlappyBirdEnv's table."""
+def _features(y, vy, px, top, gap, place: bool = False) -> np.ndarray:
+    """(N, 8) features from (N,) bird state and (N, N_PIPES) pipes; see FlappyBirdEnv's table.
+    ``place``: (N, 10), the bird's place within each of the two gaps appended (obs_type="gap")."""
     nxt = (px[:, 0] + PIPE_W <= BIRD_X).astype(np.int64)[:, None]  # first pipe not yet passed
     cols = np.concatenate([nxt, nxt + 1], axis=1)
     dx = np.take_along_axis(px, cols, 1) + PIPE_W - BIRD_X
@@ -60,6 +61,8 @@ def _features(y, vy, px, top, gap) -> np.ndarray:
     f = np.stack([(y + BIRD_H / 2) * ys - 1, vy / MAX_VY,
                   dx[:, 0] / WIDTH - 1, gtop[:, 0] * ys - 1, (gtop[:, 0] + gap) * ys - 1,
                   dx[:, 1] / WIDTH - 1, gtop[:, 1] * ys - 1, (gtop[:, 1] + gap) * ys - 1], axis=1)
+    if place:  # the room the bird has in the gap, 76 px at the default gap: a pixel moves it 0.026, not 0.005
+        f = np.concatenate([f, 2 * (y[:, None] - gtop) / (gap - BIRD_H) - 1], axis=1)
     return np.clip(f, -1.0, 1.0).astype(np.float32)
 
 
@@ -108,6 +111,10 @@ class FlappyBirdEnv(GameState, gym.Env):
     | 6     | pipe after next: gap top y                    | 2 y / 404 - 1        |
     | 7     | pipe after next: gap bottom y                 | 2 y / 404 - 1        |
 
+    ``obs_type="gap"``: ``Box(-1, 1, (10,), float32)``, the 8 features and the bird's place within
+    the next gap (8) and the one after (9), at the gap's resolution: ``2 (y - gap top) / (gap - 24) - 1``,
+    -1 where the bird's top touches the gap's top, +1 where its bottom touches the gap's bottom.
+
     ``obs_type="pixels"``: ``Box(0, 255, (128, 72), uint8)``, the screen at 1/4 scale.
 
     ## Rewards
@@ -126,7 +133,7 @@ class FlappyBirdEnv(GameState, gym.Env):
 
     ## Arguments
     ``gap`` (px, 24 < gap < 242.4), ``spacing`` (px between pipe left edges, 86 to 576),
-    ``alive_reward`` (float), ``obs_type`` ("features" | "pixels"), ``episodic`` (bool),
+    ``alive_reward`` (float), ``obs_type`` ("features" | "gap" | "pixels"), ``episodic`` (bool),
     ``render_mode`` (None | "human" | "rgb_array").
 
     ## Version History
@@ -201,12 +208,8 @@ class FlappyBirdEnv(GameState, gym.Env):
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":
             return _pixels(np.array([self.y]), np.array([self.px]), np.array([self.top]), self.gap)[0]
-        nxt = 1 if self.px[0] + PIPE_W <= BIRD_X else 0  # first pipe not yet passed
-        ys = 2.0 / BASE_Y
-        f = [(self.y + BIRD_H / 2) * ys - 1, self.vy / MAX_VY]
-        for x, t in zip(self.px[nxt:nxt + 2], self.top[nxt:nxt + 2]):
-            f += [(x + PIPE_W - BIRD_X) / WIDTH - 1, t * ys - 1, (t + self.gap) * ys - 1]
-        return np.array([min(max(v, -1.0), 1.0) for v in f], np.float32)
+        return _features(np.array([self.y]), np.array([self.vy]), np.array([self.px]), np.array([self.top]),
+                         self.gap, self.obs_type == "gap")[0]
 
     def _info(self, event: str | None, pipes: int | None = None) -> dict[str, Any]:
         return {"event": event, "pipes": self.pipes if pipes is None else pipes, "crashes": self.crashes}
@@ -339,7 +342,7 @@ class FlappyBirdVecEnv(BatchedGameState, VectorEnv):
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":
             return _pixels(self.y, self.px, self.top, self.gap)
-        return _features(self.y, self.vy, self.px, self.top, self.gap)
+        return _features(self.y, self.vy, self.px, self.top, self.gap, self.obs_type == "gap")
 
     def _info(self, event: np.ndarray, pipes: np.ndarray) -> dict[str, Any]:
         return {"event": self._events[event], "pipes": pipes, "crashes": self.crashes.copy()}

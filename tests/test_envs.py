@@ -16,7 +16,7 @@ PONG, FLAPPY = "tracerl/Pong-v0", "tracerl/FlappyBird-v0"
 MODES = [
     (PONG, {}), (PONG, {"obs_type": "pixels"}), (PONG, {"opponent": "wall"}),
     (PONG, {"reward": "points", "episodic": True}), (PONG, {"render_mode": "rgb_array"}),
-    (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}),
+    (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}), (FLAPPY, {"obs_type": "gap"}),
     (FLAPPY, {"render_mode": "rgb_array"}), (FLAPPY, {"alive_reward": 0.1, "gap": 140, "spacing": 200}),
 ]
 
@@ -180,10 +180,27 @@ def test_scripted_beats_random():
     assert s["pipe"] / max(s.get("crash", 0), 1) > 20 and r.get("pipe", 0) / r["crash"] < 0.1
 
 
+def test_flappy_gap_observation_places_the_bird_within_each_gap():
+    """obs_type="gap": the 8 features unchanged, then the bird's place in the next gap and the one
+    after, -1 with its top at the gap's top, +1 with its bottom at the gap's bottom."""
+    env = F.FlappyBirdEnv(obs_type="gap")
+    plain = F.FlappyBirdEnv()
+    obs, _ = env.reset(seed=3)
+    plain.reset(seed=3)
+    assert obs.shape == (10,) and env.observation_space.contains(obs)
+    np.testing.assert_array_equal(obs[:8], plain._obs())
+    env.px = [100.0, 244.0, 388.0]  # the next pipe is the first, not yet passed
+    env.top = [150.0, 200.0, 100.0]
+    for y, want in [(150.0, [-1.0, -1.0]), (150.0 + 100 - 24, [1.0, 2 * 26 / 76 - 1]), (188.0, [0.0, -1.0]),
+                    (200 + 38.0, [1.0, 0.0])]:
+        env.y = y
+        np.testing.assert_allclose(env._obs()[8:], want, atol=1e-6)
+
+
 @pytest.mark.parametrize("env_id,kwargs", [
     (PONG, {}), (PONG, {"opponent": "wall", "reward": "points"}), (PONG, {"obs_type": "pixels"}),
     (PONG, {"episodic": True, "opponent": "wall"}),
-    (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}),
+    (FLAPPY, {}), (FLAPPY, {"obs_type": "pixels"}), (FLAPPY, {"episodic": True}), (FLAPPY, {"obs_type": "gap"}),
 ])
 def test_batched_equals_single_games(env_id, kwargs):
     """The native batch gives, step for step, what N single games behind same-step autoreset give:
