@@ -87,7 +87,7 @@ RANGES: dict[str, Range] = {
     "lr": NON_NEGATIVE, "hidden_lr": NON_NEGATIVE, "trace_lambda": UNIT_OPEN_HIGH, "lambda_end": UNIT_OPEN_HIGH,
     "lambda_steps": count(1), "gamma": UNIT, "critic_lr": NON_NEGATIVE, "critic_lambda": UNIT,
     "entropy": NON_NEGATIVE, "baseline_beta": UNIT_OPEN_HIGH, "bound_kappa": NON_NEGATIVE,
-    "rms_beta": UNIT_OPEN_HIGH, "reference_lr": NON_NEGATIVE, "truncation": count(1), "clip": POSITIVE,
+    "rms_beta": UNIT_OPEN_HIGH, "truncation": count(1), "clip": POSITIVE,
 }
 
 

@@ -96,41 +96,6 @@ class RewardBaseline(nn.Module):
         return advantage
 
 
-class ReturnReference(nn.Module):
-    """Greedy's per-state reference, fitted to the returns that follow each state (no bootstrapping).
-
-    ``R(s) = w . phi(s)`` predicts the lambda-discounted sum of the learning signal that follows
-    s, ``G_k = sum_{t>=k} lam^(t-k) A_t`` (the return the policy-gradient trace credits to the
-    action at k, cut where the episode ends). Monte Carlo regression in its backward view::
-
-        e_t = lam e_{t-1} + phi_t                     (reset when an episode ends)
-        w  += lr_eff (A_t e_t - R(s_t) phi_t)
-
-    summed over an episode is ``sum_k phi_k (G_k - R(s_k))``, the gradient step of the squared
-    error of the observed returns: no V(s_{t+1}) enters, so the reference cannot be biased by its
-    own guesses. ``lr_eff`` is ObGD-bounded on the size of that update,
-    ``lr / max(lr kappa (max(|A|, 1) ||e||_1 + |R| ||phi||_1), 1)``.
-    """
-
-    def __init__(self, n: int, feature_dim: int, lr: float = 0.05, kappa: float = 2.0):
-        super().__init__()
-        self.lr, self.kappa = lr, kappa
-        self.register_buffer("w", torch.zeros(n, feature_dim))
-        self.register_buffer("e", torch.zeros(n, feature_dim))
-
-    def value(self, phi: torch.Tensor) -> torch.Tensor:
-        return (self.w * phi).sum(-1)
-
-    def update(self, phi: torch.Tensor, signal: torch.Tensor, ref: torch.Tensor, lam: torch.Tensor) -> None:
-        self.e.mul_(lam[:, None]).add_(phi)
-        size = self.e.abs().sum(-1) * signal.abs().clamp(min=1.0) + ref.abs() * phi.abs().sum(-1)
-        step = obgd_step(self.lr, size, self.kappa)
-        self.w.add_((self.e * signal[:, None] - phi * ref[:, None]) * step[:, None])
-
-    def reset_traces(self, mask: torch.Tensor) -> None:
-        self.e.masked_fill_(mask[:, None], 0.0)
-
-
 class LinearCritic(nn.Module):
     """V(s) = w . phi(s), learned online by TD(lambda) with an accumulating trace::
 

@@ -15,11 +15,6 @@ with the learning signal A_t:
   ``sum_t A_t E_t`` is unbiased for episodic REINFORCE whatever b, and a game that pays +1 per
   step alive (CartPole) has its failure seen. Small lambda: "which recent actions paid off right
   now". (``sparse_baseline``: b tracks the non-zero rewards alone and only they carry a signal.)
-  With ``reference_lr > 0`` each action is also measured against a per-state reference R(s)
-  fitted to the returns observed after s (``ReturnReference``, no bootstrapping):
-  ``W += lr_eff (A_t E_t - R(s_t) g_t)``, which summed over an episode is
-  ``sum_k g_k (G_k - R(s_k))`` with ``G_k = sum_{t>=k} lambda^(t-k) A_t``: a crash's -1 falls
-  on the actions whose state promised more, not on every action of the last 1 / (1 - lambda) steps alike.
 - ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
   critic on the agent's spike features, learned online by TD(lambda).
 
@@ -36,7 +31,7 @@ from torch import nn
 
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import (LambdaSchedule, LinearCritic, ReturnReference, RewardBaseline, RewardScaler, as_batch, check_finite,
+from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
                                      nan_to_num, obgd_step, time_limit_values, transition)
 from tracerl.agents.ranges import check_ranges
 
@@ -58,7 +53,6 @@ class EProp(nn.Module):
         critic_lr, critic_lambda: TD(lambda) critic.
         entropy: coefficient c_H of the entropy term.
         baseline_beta, sparse_baseline: greedy baseline.
-        reference_lr: step size of greedy's per-state reference (0: none; see ReturnReference).
         bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
         signal_bound: the bound also sees the signal, ``lr_eff = lr / max(lr kappa max(|A|, 1) ||E||_1, 1)``
             as in ObGD itself (default: on for greedy, whose rare large signals, such as a
@@ -75,7 +69,7 @@ class EProp(nn.Module):
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
-                 bound_groups: str = "shared", reference_lr: float = 0.0):
+                 bound_groups: str = "shared"):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -90,8 +84,7 @@ class EProp(nn.Module):
                            gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
-                           reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups,
-                           reference_lr=reference_lr)
+                           reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         self.signal_bound = signal == "greedy" if signal_bound is None else signal_bound
@@ -109,8 +102,6 @@ class EProp(nn.Module):
         self.schedule = LambdaSchedule(n, trace_lambda, lambda_schedule, lambda_end, lambda_steps)
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
         self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
-        self.reference = (ReturnReference(n, agent.features().shape[1], reference_lr)
-                          if signal == "greedy" and reference_lr > 0 else None)
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
@@ -181,9 +172,6 @@ class EProp(nn.Module):
             advantage = r + self.gamma * v_next - v
         else:
             advantage = self.baseline(r, terminal, lam)
-            if self.reference is not None:
-                phi = agent.features()
-                ref = self.reference.value(phi)
             agent.reset_state(done)
 
         traces = {k: getattr(self, self._buf("trace", k)) for k in self.names}
@@ -198,16 +186,9 @@ class EProp(nn.Module):
                 l1 = l1 + ek
         total_l1 = l1 + sum(own_l1.values()) if own_l1 else l1
         finite = torch.isfinite(advantage) & torch.isfinite(total_l1)
-        if self.reference is not None:
-            # The bound sees the reference's term too: M = lr kappa (max(|A|, 1) ||E||_1 + |R| ||g||_1).
-            finite = finite & torch.isfinite(ref)
-            safe_ref = torch.where(finite, ref, torch.zeros_like(ref))
-            g_l1 = {k: self._scale[k] * g_pi[k].abs().flatten(1).sum(1) for k in self.names}
-            own_l1 = {k: v * advantage.abs().clamp(min=1.0) + safe_ref.abs() * g_l1[k] for k, v in own_l1.items()}
-            l1 = l1 * advantage.abs().clamp(min=1.0) + safe_ref.abs() * sum(g_l1[k] for k in self.names if k not in own_l1)
 
         if self.optimizer == "sgd":
-            signal = advantage if self.signal_bound and self.reference is None else None
+            signal = advantage if self.signal_bound else None
 
             def bounded(trace_l1):
                 step = obgd_step(self.lr, trace_l1, self.bound_kappa, signal) if self.bound_kappa else torch.full((n,), self.lr)
@@ -220,8 +201,6 @@ class EProp(nn.Module):
         for k, w in agent.weights().items():
             shape = (-1,) + (1,) * (w.dim() - 1)
             u = traces[k] * safe_adv.view(shape)
-            if self.reference is not None:
-                u = u - g_pi[k] * safe_ref.view(shape)
             if g_h is not None:
                 u = u + self.entropy * g_h[k]
             if self.optimizer == "rms":
@@ -237,9 +216,6 @@ class EProp(nn.Module):
         if self.critic is not None:
             self.critic.update(phi, safe_adv)
             self.critic.reset_traces(done)
-        if self.reference is not None:
-            self.reference.update(phi, safe_adv, safe_ref, lam)
-            self.reference.reset_traces(done)
         for e in traces.values():
             e.masked_fill_(done.view(-1, *([1] * (e.dim() - 1))), 0.0)
         self.schedule.update(r)
@@ -250,8 +226,6 @@ class EProp(nn.Module):
             out["value"] = v
         else:
             out["baseline"] = self.baseline.b.clone()
-            if self.reference is not None:
-                out["reference"] = ref
         return out
 
     def reset_traces(self, mask=None) -> None:
@@ -262,5 +236,3 @@ class EProp(nn.Module):
             e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
         if self.critic is not None:
             self.critic.reset_traces(mask)
-        if self.reference is not None:
-            self.reference.reset_traces(mask)

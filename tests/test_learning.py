@@ -14,7 +14,6 @@ from tracerl import envs  # noqa: F401
 from tracerl.agents import MLPPolicy, SpikingPolicy, make_agent
 from tracerl.agents.policy import check_spaces
 from tracerl.learners import make_learner
-from tracerl.learners.common import ReturnReference
 from tracerl.learners.eprop import EProp
 from tracerl.learners.run import Measures, make_env, run
 from tracerl.learners.run.loop import loop as run_loop
@@ -513,50 +512,6 @@ def test_signal_bound_keeps_a_large_greedy_signal_to_a_bounded_step():
 
     assert moved(1000.0, bound=False) > 100 * moved(1.0, bound=False)
     assert moved(1000.0, bound=True) < 2 * moved(10.0, bound=True)
-
-
-def test_return_reference_settles_at_the_observed_discounted_returns():
-    """Fitted by Monte Carlo regression in its backward view, R(s) settles at the lambda-discounted
-    sum of the signal that follows s in its episode: on a 3-state chain paying 1 at its end,
-    lam^2, lam, 1 (a bootstrapping fit would start from its own guesses)."""
-    lam = torch.full((1,), 0.9)
-    ref = ReturnReference(1, 3, lr=0.05)
-    for _ in range(2000):
-        for s, a in enumerate([0.0, 0.0, 1.0]):
-            phi = torch.nn.functional.one_hot(torch.tensor([s]), 3).float()
-            signal = torch.tensor([a])
-            ref.update(phi, signal, ref.value(phi), lam)
-        ref.reset_traces(torch.ones(1, dtype=torch.bool))
-    torch.testing.assert_close(ref.w[0], torch.tensor([0.81, 0.9, 1.0]), atol=1e-3, rtol=0)
-
-
-def test_greedy_reference_credits_each_action_with_its_return_minus_its_states_reference():
-    """With the reference, greedy's updates over a window sum to lr sum_k g_k (G_k - R(s_k)),
-    G_k = sum_{k<=t<=T} lam^(t-k) A_t: each action's own return against its own state's reference."""
-    lam, lr = 0.8, 0.01
-    agent = SpikingPolicy(BOX, spaces.Discrete(3), hidden=8, n=2, seed=0)
-    learner = EProp(agent, signal="greedy", lr=lr, trace_lambda=lam, entropy=0.0, bound_kappa=0.0,
-                    reward_scale=False, reference_lr=0.5)
-    learner.reference.w.normal_()  # a reference far from 0, so that its term shows
-    before = {k: w.clone() for k, w in agent.weights().items()}
-    rng = np.random.default_rng(0)
-    grads, refs, advs = [], [], []
-    for _ in range(12):
-        obs = rng.uniform(-1, 1, (2, 6)).astype(np.float32)
-        agent.act(obs)
-        grads.append(agent.local_grads(agent.logp_cotangent()))
-        out = learner.step(rng.normal(size=2), np.zeros(2, bool), obs, np.zeros(2, bool))
-        refs.append(out["reference"])
-        advs.append(out["advantage"])
-    assert torch.stack(refs).abs().min() > 0.01
-    T = len(advs)
-    for k, w in agent.weights().items():
-        want = before[k].clone()
-        for i in range(T):
-            g_return = sum(lam ** (t - i) * advs[t] for t in range(i, T))
-            shape = (-1,) + (1,) * (w.dim() - 1)
-            want += lr * grads[i][k] * (g_return - refs[i]).view(shape)
-        torch.testing.assert_close(w, want, atol=1e-5, rtol=1e-4)
 
 
 # -- a time limit is not a failure (Gymnasium's final_obs) ----------------------------------------
