@@ -27,13 +27,14 @@ class MLPPolicy(Policy):
 
     def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete, hidden: int | Sequence[int] = 64,
                  n: int = 1, seed: int | Sequence[int] = 0, encoder: str = "auto", temperature: float = 1.0,
-                 out_scale: float = 0.1, encoder_kwargs: dict | None = None):
-        super().__init__(observation_space, action_space, n, seed, temperature)
+                 out_scale: float = 0.1, encoder_kwargs: dict | None = None, temperature_start: float | None = None):
+        super().__init__(observation_space, action_space, n, seed, temperature, temperature_start)
         sizes = [hidden] if isinstance(hidden, int) else [int(h) for h in hidden]
         if len(sizes) != 1:
             raise ValueError(f"the mlp agent has one hidden layer; got hidden={sizes}; allowed: one size, like 64")
         size = sizes[0]
-        self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale)
+        self.config = dict(hidden=size, encoder=encoder, temperature=temperature, out_scale=out_scale,
+                           temperature_start=temperature_start)
         check_ranges(self.config)
         self.encoder = make_encoder(encoder, n, observation_space, **(encoder_kwargs or {}))
         self.config["encoder"] = self.encoder.name

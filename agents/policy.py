@@ -57,9 +57,10 @@ class Policy(nn.Module):
     READOUT: tuple[str, ...] = ()  # names of the readout weights (the rest are "hidden" to learners)
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, n: int,
-                 seed: int | Sequence[int], temperature: float):
+                 seed: int | Sequence[int], temperature: float, temperature_start: float | None = None):
         super().__init__()
         check_range("temperature", temperature)
+        check_range("temperature_start", temperature_start)
         check_spaces(observation_space, action_space)
         self.observation_space, self.action_space = observation_space, action_space
         self.n, self.n_actions, self.temperature = n, int(action_space.n), float(temperature)
@@ -72,6 +73,9 @@ class Policy(nn.Module):
         # advance() has run on the next observation (a learner's step) and act() has not yet taken its action
         self.register_buffer("pending", torch.zeros((), dtype=torch.bool))
         self.greedy = False  # True: act by the most probable action instead of sampling (evaluation)
+        # With temperature_start, T is per lifetime and starts there; the learner lowers it toward
+        # ``temperature`` as the lifetime's reward rate rises (learners.common.TemperatureSchedule).
+        self.register_buffer("temp", None if temperature_start is None else torch.full((n, 1), float(temperature_start)))
 
     # -- acting -------------------------------------------------------------------------------
     def as_batch(self, obs) -> torch.Tensor:
@@ -101,7 +105,7 @@ class Policy(nn.Module):
         the agent then notes that this step is taken, and its next ``act`` returns the action
         sampled here instead of running the network again.
         """
-        self.pi.copy_(torch.softmax(self._forward(obs) / self.temperature, dim=-1))
+        self.pi.copy_(torch.softmax(self._forward(obs) / self.softmax_t, dim=-1))
         if self.greedy:  # evaluation: the most probable action
             self.action.copy_(self.pi.argmax(-1))
         else:
@@ -147,13 +151,18 @@ class Policy(nn.Module):
         ``action`` (N,) int64 is given (e.g. a teacher's, for imitation)."""
         action = self.action if action is None else action
         onehot = torch.nn.functional.one_hot(action, self.n_actions).to(self.pi.dtype)
-        return (onehot - self.pi) / self.temperature
+        return (onehot - self.pi) / self.softmax_t
 
     def entropy_cotangent(self) -> torch.Tensor:
         """d H(pi_t) / d y_t = -pi_t * (log pi_t + H(pi_t)) / T, (N, A)."""
         logp = torch.log(self.pi.clamp(min=1e-12))
         entropy = -(self.pi * logp).sum(-1, keepdim=True)
-        return -self.pi * (logp + entropy) / self.temperature
+        return -self.pi * (logp + entropy) / self.softmax_t
+
+    @property
+    def softmax_t(self):
+        """The softmax's T: ``temperature``, or (N, 1) per lifetime with ``temperature_start``."""
+        return self.temperature if self.temp is None else self.temp
 
     def entropy(self) -> torch.Tensor:
         return -(self.pi * torch.log(self.pi.clamp(min=1e-12))).sum(-1)

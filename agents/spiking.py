@@ -71,6 +71,8 @@ class SpikingPolicy(Policy):
         out_scale: readout weights start ~ N(0, out_scale^2 / hidden).
         target_rate, homeostasis: target spikes per tick and the bias step that keeps neurons near it.
         temperature: T of the softmax.
+        temperature_start: None (T stays at ``temperature``) or where T starts, per lifetime; the
+            learner lowers it toward ``temperature`` as the reward rate rises (TemperatureSchedule).
     """
 
     READOUT = ("w_out", "b_out")
@@ -83,8 +85,8 @@ class SpikingPolicy(Policy):
                  out_scale: float = 0.1, target_rate: float = 0.05, homeostasis: float = 1e-3,
                  temperature: float = 1.0, encoder_kwargs: dict | None = None, frontend: str = "auto",
                  conv_channels: int = 16, conv_kernel: int = 4, conv_stride: int = 2,
-                 frontend_learn: bool = True, reset: str = "subtract"):
-        super().__init__(observation_space, action_space, n, seed, temperature)
+                 frontend_learn: bool = True, reset: str = "subtract", temperature_start: float | None = None):
+        super().__init__(observation_space, action_space, n, seed, temperature, temperature_start)
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(map(repr, NEURONS))}")
         if feedback not in FEEDBACK:
@@ -99,7 +101,8 @@ class SpikingPolicy(Policy):
                            feedback=feedback, input_scale=input_scale, out_scale=out_scale,
                            target_rate=target_rate, homeostasis=homeostasis, temperature=temperature,
                            frontend=frontend, conv_channels=conv_channels, conv_kernel=conv_kernel,
-                           conv_stride=conv_stride, frontend_learn=frontend_learn, reset=reset)
+                           conv_stride=conv_stride, frontend_learn=frontend_learn, reset=reset,
+                           temperature_start=temperature_start)
         check_ranges(self.config)
         self.ticks, self.feedback = ticks, feedback
         self.target_rate, self.homeostasis = target_rate, homeostasis

@@ -221,6 +221,41 @@ class LambdaSchedule(nn.Module):
         self.best.copy_(torch.where(grow, self.rate, self.best))
 
 
+class TemperatureSchedule(nn.Module):
+    """The softmax's T, per lifetime, lowered by the lifetime's own progress::
+
+        rate  <- rate + a (r - rate),   a = max(1 / t, 1 / patience)      (mean, then EMA of the reward)
+        se     = sqrt(a / 2 * var(r))                                     (the EMA's noise)
+        when rate > best + tol * se:   best <- rate,   T <- max(factor * T, T_end)
+
+    T starts at the agent's ``temperature_start`` (exploring) and comes down one notch at each new
+    best reward rate, to ``temperature`` (near-deterministic). A lifetime that does not improve keeps
+    its T: it does not freeze on one action before it has learned anything, as a low T from the
+    start can (Flappy Bird at T = 0.05, docs/robustness.md). The first ``patience`` steps only
+    measure.
+    """
+
+    def __init__(self, n: int, t_end: float, patience: int = 10_000, factor: float = 0.9, tol: float = 2.0):
+        super().__init__()
+        self.t_end, self.patience, self.factor, self.tol = t_end, patience, factor, tol
+        self.register_buffer("t", torch.zeros(n))
+        self.register_buffer("rate", torch.zeros(n))
+        self.register_buffer("sq", torch.zeros(n))
+        self.register_buffer("best", torch.full((n,), -math.inf))
+
+    def forward(self, reward: torch.Tensor, temp: torch.Tensor) -> None:
+        """Update from this step's (N,) raw ``reward``; lowers ``temp`` (N, 1) in place."""
+        self.t.add_(1.0)
+        a = torch.clamp(1.0 / self.t, min=1.0 / self.patience)
+        self.rate.add_(a * (reward - self.rate))
+        self.sq.add_(a * (reward * reward - self.sq))
+        se = torch.sqrt(a / 2 * torch.clamp(self.sq - self.rate * self.rate, min=0.0))
+        ready = self.t >= self.patience
+        better = ready & torch.isfinite(self.best) & (self.rate > self.best + self.tol * se)
+        self.best.copy_(torch.where(ready & (better | torch.isinf(self.best)), self.rate, self.best))
+        temp.copy_(torch.where(better[:, None], torch.clamp(temp * self.factor, min=self.t_end), temp))
+
+
 def check_finite(step: int, **tensors: torch.Tensor) -> None:
     """Raise FloatingPointError naming the quantity and lifetimes that went NaN or inf."""
     for name, t in tensors.items():

@@ -21,7 +21,9 @@ with the learning signal A_t:
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1 is large; the
 signal's size is left out, see ``obgd_step``; a convolution's shared kernels are bounded by their own
 trace, the other weights together), or with ``optimizer="rms"`` a per-weight RMSprop
-scaling. Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
+scaling. An agent built with ``temperature_start`` has its softmax's T lowered here, after each
+step's update, as the lifetime's reward rate rises (``TemperatureSchedule``).
+Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from torch import nn
 
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, as_batch, check_finite,
-                                     nan_to_num, obgd_step, time_limit_values, transition)
+from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, TemperatureSchedule,
+                                     as_batch, check_finite, nan_to_num, obgd_step, time_limit_values, transition)
 from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
@@ -103,6 +105,7 @@ class EProp(nn.Module):
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
         self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
+        self.temperature = TemperatureSchedule(n, agent.temperature) if agent.temp is not None else None
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
     @staticmethod
@@ -156,6 +159,7 @@ class EProp(nn.Module):
         """Tensor-only body of ``step``: no Python branch on data, so it compiles to one graph.
         ``cut``: episodes a time limit ended, whose V(s_{t+1}) is ``boot`` (V of their last observation)."""
         agent, n = self.agent, self.n
+        raw = r
         if self.scaler is not None:
             r = self.scaler(r, done)
         lam = self.schedule.lam
@@ -219,6 +223,8 @@ class EProp(nn.Module):
         for e in traces.values():
             e.masked_fill_(done.view(-1, *([1] * (e.dim() - 1))), 0.0)
         self.schedule.update(r)
+        if self.temperature is not None:  # after this step's gradients, which saw the T that chose its action
+            self.temperature(raw, agent.temp)
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
                "trace_l1": total_l1, "finite": finite.all()}

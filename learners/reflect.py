@@ -74,7 +74,7 @@ class Reflect(nn.Module):
         if bool((advantage != 0).any()):
             leaves = {k: w.detach().clone().requires_grad_(True) for k, w in weights.items()}
             with torch.enable_grad():
-                logp = torch.log_softmax(agent.standin_logits(self.ubar, leaves) / agent.temperature, dim=-1)
+                logp = torch.log_softmax(agent.standin_logits(self.ubar, leaves) / agent.softmax_t, dim=-1)
                 objective = (self.cbar * logp).sum(-1)  # per lifetime; weights are per lifetime too
                 grads = torch.autograd.grad(objective.sum(), list(leaves.values()))
             grads = dict(zip(leaves, grads))  # graph dropped here

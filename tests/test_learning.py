@@ -14,6 +14,7 @@ from tracerl import envs  # noqa: F401
 from tracerl.agents import MLPPolicy, SpikingPolicy, make_agent
 from tracerl.agents.policy import check_spaces
 from tracerl.learners import make_learner
+from tracerl.learners.common import TemperatureSchedule
 from tracerl.learners.eprop import EProp
 from tracerl.learners.run import Measures, make_env, run
 from tracerl.learners.run.loop import loop as run_loop
@@ -512,6 +513,42 @@ def test_signal_bound_keeps_a_large_greedy_signal_to_a_bounded_step():
 
     assert moved(1000.0, bound=False) > 100 * moved(1.0, bound=False)
     assert moved(1000.0, bound=True) < 2 * moved(10.0, bound=True)
+
+
+def test_temperature_falls_as_the_reward_rate_rises_and_stays_where_it_does_not():
+    """TemperatureSchedule: a lifetime whose reward rate climbs is lowered to T_end (not below);
+    one whose rate stays flat (noisy) or at zero keeps exploring near where it started."""
+    n, steps = 3, 40_000
+    schedule = TemperatureSchedule(n, 0.1, patience=1000)
+    temp = torch.full((n, 1), 0.3)
+    g = torch.Generator().manual_seed(0)
+    for t in range(steps):
+        p = torch.tensor([0.5 * t / steps, 0.2, 0.0])
+        schedule((torch.rand(n, generator=g) < p).float(), temp)
+    torch.testing.assert_close(temp[0], torch.tensor([0.1]))
+    assert temp[1].item() >= 0.3 * 0.9 ** 2 - 1e-6 and temp[2].item() == pytest.approx(0.3)
+
+
+def test_learner_lowers_the_agents_own_temperature_which_its_softmax_and_gradients_use():
+    """temperature_start: T per lifetime in the agent's state (a checkpoint keeps it), used by pi
+    and by d log pi / dy; eprop lowers it for the lifetime whose reward rate rises."""
+    agent = SpikingPolicy(BOX, spaces.Discrete(3), hidden=8, n=2, seed=0, temperature=0.05, temperature_start=0.5)
+    learner = EProp(agent, signal="greedy", reward_scale=False)
+    learner.temperature.patience = 50
+    obs = np.random.default_rng(0).uniform(-1, 1, (2, 6)).astype(np.float32)
+    for t in range(1500):
+        agent.act(obs)
+        learner.step(np.array([float(t % 100 < t / 15), 0.0]), np.zeros(2, bool), obs, np.zeros(2, bool))
+    assert agent.temp[0].item() < 0.5 * 0.9 ** 5 and agent.temp[1].item() == pytest.approx(0.5)
+    assert "temp" in agent.state_dict()
+    agent.temp.copy_(torch.tensor([[0.05], [0.5]]))
+    y = agent.w_out.new_tensor(np.random.default_rng(1).normal(size=(2, 3)))
+    agent.pi.copy_(torch.softmax(y / agent.temp, -1))
+    agent.action.zero_()
+    want = (torch.nn.functional.one_hot(agent.action, 3) - agent.pi) / torch.tensor([[0.05], [0.5]])
+    torch.testing.assert_close(agent.logp_cotangent(), want)
+    agent.act(obs)  # the forward samples from softmax(y / T) with the lifetime's own T
+    assert agent.entropy()[0] < agent.entropy()[1]
 
 
 # -- a time limit is not a failure (Gymnasium's final_obs) ----------------------------------------

@@ -112,7 +112,7 @@ def _corrupt(tmp_path):
 
 SPIKING = ("hidden, neuron, recurrent, ticks, tau_mem, tau_out, tau_adapt, beta, gamma_pd, encoder, feedback, "
            "input_scale, out_scale, target_rate, homeostasis, temperature, encoder_kwargs, frontend, conv_channels, "
-           "conv_kernel, conv_stride, frontend_learn, reset")
+           "conv_kernel, conv_stride, frontend_learn, reset, temperature_start")
 EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lambda_steps, gamma, critic_lr, "
          "critic_lambda, entropy, baseline_beta, sparse_baseline, bound_kappa, optimizer, rms_beta, reward_scale, "
          "signal_bound, bound_groups")
@@ -136,7 +136,7 @@ EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lamb
     (["--config", "missing.yaml"], "config file 'missing.yaml' not found"),
     (["--resume", "missing.pt"], "checkpoint 'missing.pt' not found"),
     (["--agent", "mlp", "--neuron", "alif"], "setting neuron='alif' does not apply to agent 'mlp'; its settings: "
-     "hidden, encoder, temperature, out_scale, encoder_kwargs"),
+     "hidden, encoder, temperature, out_scale, encoder_kwargs, temperature_start"),
     (["--set", "tau_foo=1"], "unknown setting 'tau_foo'; allowed: env, agent, learner, lifetimes, seed, steps, reward, "
      f"preset, log_every, hist_every, checkpoint_every, eval_every, eval_episodes, eval_steps, agent 'spiking' settings ({SPIKING}), learner 'eprop' "
      f"settings ({EPROP}), or env.KEY"),
