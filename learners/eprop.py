@@ -228,6 +228,8 @@ class EProp(nn.Module):
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
                "trace_l1": total_l1, "finite": finite.all()}
+        if self.temperature is not None:
+            out["temperature"] = agent.temp[:, 0].clone()
         if self.signal == "td":
             out["value"] = v
         else:

@@ -538,8 +538,9 @@ def test_learner_lowers_the_agents_own_temperature_which_its_softmax_and_gradien
     obs = np.random.default_rng(0).uniform(-1, 1, (2, 6)).astype(np.float32)
     for t in range(1500):
         agent.act(obs)
-        learner.step(np.array([float(t % 100 < t / 15), 0.0]), np.zeros(2, bool), obs, np.zeros(2, bool))
+        out = learner.step(np.array([float(t % 100 < t / 15), 0.0]), np.zeros(2, bool), obs, np.zeros(2, bool))
     assert agent.temp[0].item() < 0.5 * 0.9 ** 5 and agent.temp[1].item() == pytest.approx(0.5)
+    torch.testing.assert_close(out["temperature"], agent.temp[:, 0])  # logged as learner/temperature
     assert "temp" in agent.state_dict()
     agent.temp.copy_(torch.tensor([[0.05], [0.5]]))
     y = agent.w_out.new_tensor(np.random.default_rng(1).normal(size=(2, 3)))
