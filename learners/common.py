@@ -232,7 +232,8 @@ class TemperatureSchedule(nn.Module):
     best reward rate, to ``temperature`` (near-deterministic). A lifetime that does not improve keeps
     its T: it does not freeze on one action before it has learned anything, as a low T from the
     start can (Flappy Bird at T = 0.05, docs/robustness.md). The first ``patience`` steps only
-    measure.
+    measure. A game paying the same reward for every step alive (CartPole's +1) has the same rate
+    whatever the policy: there T never moves.
     """
 
     def __init__(self, n: int, t_end: float, patience: int = 10_000, factor: float = 0.9, tol: float = 2.0):
