@@ -107,7 +107,8 @@ def to_nir(agent, lifetime: int = 0, env_id: str = "") -> tuple[nir.NIRGraph, li
     space = agent.observation_space
     meta = {
         "generator": "tracerl", "format": FORMAT, "dt": DT, "ticks_per_step": agent.ticks,
-        "reset": cfg["reset"], "approximations": "; ".join(notes) or "none", "temperature": float(agent.softmax_t[k]) if agent.temp is not None else agent.temperature,
+        "reset": cfg["reset"], "approximations": "; ".join(notes) or "none",
+        "temperature": agent.temperature if agent.temp is None else float(agent.temp[k]),  # the lifetime's own T
         "action": "pi = softmax(output / temperature) after the last of ticks_per_step ticks on one encoded "
                   "observation; the state carries over between env steps and is zeroed at an episode's end",
         "env": env_id, "lifetime": k, "seed": agent.seeds[k], "n_actions": a,

@@ -99,6 +99,14 @@ def test_tracerls_importer_reproduces_every_hidden_spike_and_every_action(tmp_pa
     assert fired > 1.0 and actions == {0, 1}  # the comparison saw spikes and both actions
 
 
+def test_a_lifetime_exports_the_temperature_it_has_lowered_itself_to():
+    agent, _ = trained(dict(hidden=[16], reset="zero", temperature=0.5, temperature_start=2.0), n=2, steps=50)
+    agent.temp.copy_(torch.tensor([[2.0], [0.7]]))
+    graph, _ = to_nir(agent, lifetime=1)
+    assert graph.metadata["temperature"] == pytest.approx(0.7)
+    assert NIRPolicy(graph).temperature == pytest.approx(0.7)
+
+
 def test_subtractive_reset_is_exported_as_zero_with_a_note_and_its_spikes_differ(tmp_path):
     agent, env = trained(dict(hidden=[24], reset="subtract"), n=1)
     graph, notes = to_nir(agent, 0)
