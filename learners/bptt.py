@@ -34,6 +34,9 @@ class BPTT(nn.Module):
         super().__init__()
         if signal not in ("greedy", "td"):
             raise ValueError(f"unknown signal {signal!r}; allowed: 'greedy', 'td'")
+        if agent.temp is not None:  # its graph holds T over the window: lowering it in place would break backward
+            raise ValueError(f"bptt keeps the softmax's temperature fixed; temperature_start={float(agent.temp[0])!r} "
+                             f"is lowered by eprop and reflect only; allowed: no temperature_start with bptt")
         object.__setattr__(self, "agent", agent)
         n = agent.n
         self.n, self.signal, self.lr, self.truncation, self.gamma = n, signal, lr, truncation, gamma

@@ -256,6 +256,12 @@ class TemperatureSchedule(nn.Module):
         self.best.copy_(torch.where(ready & (better | torch.isinf(self.best)), self.rate, self.best))
         temp.copy_(torch.where(better[:, None], torch.clamp(temp * self.factor, min=self.t_end), temp))
 
+    @classmethod
+    def of(cls, agent) -> "TemperatureSchedule | None":
+        """The schedule of an agent built with ``temperature_start`` (None for a fixed T): every
+        learner builds it so, and calls it after its update with the step's raw reward."""
+        return cls(agent.n, agent.temperature) if agent.temp is not None else None
+
 
 def check_finite(step: int, **tensors: torch.Tensor) -> None:
     """Raise FloatingPointError naming the quantity and lifetimes that went NaN or inf."""

@@ -105,7 +105,7 @@ class EProp(nn.Module):
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
         self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
-        self.temperature = TemperatureSchedule(n, agent.temperature) if agent.temp is not None else None
+        self.temperature = TemperatureSchedule.of(agent)
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
     @staticmethod

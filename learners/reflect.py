@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import RewardBaseline, as_batch, check_finite, obgd_step, transition
+from tracerl.learners.common import RewardBaseline, TemperatureSchedule, as_batch, check_finite, obgd_step, transition
 from tracerl.agents.ranges import check_ranges
 
 
@@ -50,6 +50,7 @@ class Reflect(nn.Module):
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline, bound_kappa=bound_kappa)
         check_ranges(self.config)
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
+        self.temperature = TemperatureSchedule.of(agent)  # lowers an agent's temperature_start, as in eprop
         self.register_buffer("ubar", torch.zeros_like(agent.x))
         self.register_buffer("cbar", torch.zeros(n, agent.n_actions))
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
@@ -92,8 +93,12 @@ class Reflect(nn.Module):
         agent.reset_state(done)
         self.cbar.masked_fill_(done[:, None], 0.0)
         self.steps += 1
-        return {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy,
-                "baseline": self.baseline.b.clone(), "step_size": step}
+        out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy,
+               "baseline": self.baseline.b.clone(), "step_size": step}
+        if self.temperature is not None:
+            self.temperature(r, agent.temp)
+            out["temperature"] = agent.temp[:, 0].clone()
+        return out
 
     def reset_traces(self, mask=None) -> None:
         mask = torch.ones(self.n, dtype=torch.bool) if mask is None else as_batch(mask, self.n, torch.bool)

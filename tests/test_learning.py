@@ -529,11 +529,16 @@ def test_temperature_falls_as_the_reward_rate_rises_and_stays_where_it_does_not(
     assert temp[1].item() >= 0.3 * 0.9 ** 2 - 1e-6 and temp[2].item() == pytest.approx(0.3)
 
 
-def test_learner_lowers_the_agents_own_temperature_which_its_softmax_and_gradients_use():
+@pytest.mark.parametrize("learner_name", ["eprop", "reflect"])
+def test_learner_lowers_the_agents_own_temperature_which_its_softmax_and_gradients_use(learner_name):
     """temperature_start: T per lifetime in the agent's state (a checkpoint keeps it), used by pi
-    and by d log pi / dy; eprop lowers it for the lifetime whose reward rate rises."""
+    and by d log pi / dy; the learner lowers it for the lifetime whose reward rate rises (bptt,
+    whose graph holds T over its window, refuses it in one line)."""
     agent = SpikingPolicy(BOX, spaces.Discrete(3), hidden=8, n=2, seed=0, temperature=0.05, temperature_start=0.5)
-    learner = EProp(agent, signal="greedy", reward_scale=False)
+    with pytest.raises(ValueError, match="bptt keeps the softmax's temperature fixed; temperature_start=0.5"):
+        make_learner("bptt", agent)
+    kwargs = {"signal": "greedy", "reward_scale": False} if learner_name == "eprop" else {}
+    learner = make_learner(learner_name, agent, **kwargs)
     learner.temperature.patience = 50
     obs = np.random.default_rng(0).uniform(-1, 1, (2, 6)).astype(np.float32)
     for t in range(1500):
