@@ -1,7 +1,7 @@
 """Per-environment default settings, in one place: the ones the benchmarks measure.
 
-Each preset has ``agent`` (SpikingPolicy / MLPPolicy keywords), ``learner`` (learner keywords)
-and ``reward``: "env" (the environment's reward) or "failure" (0 every step, -1 when the episode
+Each preset has ``agent`` (SpikingPolicy / MLPPolicy keywords), ``learner`` (learner keywords),
+``env`` (the game's own keywords, as ``--set env.KEY=VALUE`` gives them; ``{}`` if none) and ``reward``: "env" (the environment's reward) or "failure" (0 every step, -1 when the episode
 terminates: CartPole's learning reward as a continuing lifetime). Values not given fall back to
 the class defaults. A game may instead hold one preset per signal (Pong: greedy only).
 ``preset(env_id)`` returns DEFAULT for environments (or signals) without their own.
@@ -15,6 +15,7 @@ DEFAULT = {
     "agent": {"hidden": 128, "ticks": 4},
     "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.003, "reward_scale": True},
     "reward": "env",
+    "env": {},
 }
 
 # What the greedy signal changes in DEFAULT. Without a critic only the trace carries credit back,
@@ -27,10 +28,12 @@ DEFAULT_GREEDY = {"trace_lambda": 0.9, "lambda_schedule": "linear", "lambda_end"
                   "lr": 0.03}
 
 FLAPPY = {
-    "agent": {"hidden": 256, "ticks": 8, "tau_mem": 3.0, "tau_out": 1.5, "feedback": "random", "temperature": 0.1},
+    "agent": {"hidden": 256, "ticks": 8, "tau_mem": 3.0, "tau_out": 1.5, "feedback": "random",
+              "temperature": 0.05, "temperature_start": 0.1},
     "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.0, "bound_kappa": 1.0, "gamma": 0.98,
                 "reward_scale": False},
     "reward": "env",
+    "env": {"obs_type": "gap"},
 }
 
 PRESETS = {
@@ -76,9 +79,15 @@ PRESETS = {
     # +11.9 [0.7, 23.1] paired (median 52.5 vs 39.3, 8 of 10 higher); at 200k no lifetime stalls
     # (lowest 10.9 of 20 against two at 0). Greedy: 128 neurons, as measured; the same otherwise
     # with lr 0.03 (200k: median 5.91, lowest 5.48; lr 0.01: 5.89 with one lifetime at 0 pipes).
+    # The bird's place within the next two gaps as inputs (obs_type "gap") and a temperature the agent
+    # lowers from 0.1 to 0.05 (td, 2026-12-06, seeds 100-104 and 200-204): pipes per life at 200k
+    # 15.2 -> 34.0, paired +16.4 [8.8, 23.9], 9 of 10 higher; at 1M 52.5 -> 50.5, -0.9 [-13.6, 11.8].
+    # Greedy takes the inputs (seeds 0-4: 200k 5.98 -> 11.82, 1M 11.35 -> 11.69), not the falling T
+    # (1M: one lifetime near 0). docs/results.md.
     "tracerl/FlappyBird-v0": {
         "td": FLAPPY,
-        "greedy": {**FLAPPY, "agent": {**FLAPPY["agent"], "hidden": 128},  # 256 not measured for greedy
+        "greedy": {**FLAPPY, "agent": {**FLAPPY["agent"], "hidden": 128, "temperature": 0.1,  # 256 not measured
+                                       "temperature_start": None},
                    "learner": {**FLAPPY["learner"], "signal": "greedy", "lr": 0.03}},
     },
 }
@@ -105,6 +114,7 @@ def preset(env_id: str, learner: str = "eprop", signal: str | None = None, tuned
     if entry is not None and "agent" not in entry:  # per signal
         entry = entry.get(signal or DEFAULT["learner"]["signal"])
     cfg = copy.deepcopy(entry or DEFAULT)
+    cfg.setdefault("env", {})
     if entry is None and signal == "greedy":
         cfg["learner"].update(DEFAULT_GREEDY)
     cfg["learner"].update(LEARNER_OVERRIDES.get(learner, {}))

@@ -82,7 +82,7 @@ def main() -> None:
         p.error(str(e))
     torch.set_num_threads(args.threads)
 
-    env = make_env(env_id, args.seeds)
+    env = make_env(env_id, args.seeds, **cfg["env"])
     obs, _ = env.reset(seed=args.seed)
     agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=args.seeds,
                        seed=args.seed, **cfg["agent"])
@@ -91,7 +91,7 @@ def main() -> None:
         agent.compile()
         learner.compile()
     print(f"# {env_id} {args.agent} {args.learner} seeds={args.seeds} steps={args.steps} "
-          f"config={json.dumps({'agent': cfg['agent'], 'learner': cfg['learner'], 'reward': cfg['reward']})}",
+          f"config={json.dumps({'agent': cfg['agent'], 'learner': cfg['learner'], 'reward': cfg['reward'], 'env': cfg['env']})}",
           flush=True)
 
     measures = Measures(args.seeds, counts_events(env_id))

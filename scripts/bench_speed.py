@@ -59,10 +59,10 @@ def main() -> None:
     torch.set_num_threads(1)
 
     for n in args.lifetimes:
-        env = make_env(args.env, n, **env_kwargs)
-        obs, _ = env.reset(seed=0)
         env_id = envs.resolve_id(args.env)
         cfg = preset(env_id, args.learner)
+        env = make_env(args.env, n, **{**cfg["env"], **env_kwargs})
+        obs, _ = env.reset(seed=0)
         cfg["agent"]["hidden"] = args.hidden
         cfg["learner"]["signal"] = args.signal
         agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=n, seed=0,

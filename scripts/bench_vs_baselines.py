@@ -53,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from tracerl import envs
+from tracerl.learners.presets import preset
 from tracerl.learners.run import compare
 from tracerl.learners.run.games import GAMES, RETURN
 
@@ -208,12 +209,13 @@ def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | No
     torch.set_num_threads(1)
     cfg, source = ppo_settings(env_id, n_envs, like)
     kwargs = {k: schedule(v) for k, v in cfg.items() if k not in ("n_envs", "normalize")}
-    config = {"env": env_id, "algo": "ppo", "seed": seed, "steps": steps, "hyperparameters": cfg, "source": source,
+    env_kwargs = preset(env_id)["env"]  # what tracerl's preset makes of the game (Flappy Bird: obs_type "gap")
+    config = {"env": env_id, "env_kwargs": env_kwargs, "algo": "ppo", "seed": seed, "steps": steps, "hyperparameters": cfg, "source": source,
               "stable_baselines3": __import__("stable_baselines3").__version__, "torch_threads": 1}
     with open(os.path.join(run_dir, "config.yaml"), "w") as f:
         yaml.safe_dump(config, f, sort_keys=False)
     rows = "\n".join(f"|{k}|{v}|" for k, v in {**cfg, "seed": seed, "steps": steps, "source": source}.items())
-    venv = make_vec_env(env_id, n_envs=cfg["n_envs"], seed=seed)
+    venv = make_vec_env(env_id, n_envs=cfg["n_envs"], seed=seed, env_kwargs=env_kwargs)
     if cfg.get("normalize"):
         from stable_baselines3.common.vec_env import VecNormalize
 

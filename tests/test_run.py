@@ -12,6 +12,7 @@ from gymnasium import spaces
 from tracerl.agents import MLPPolicy, SpikingPolicy
 from tracerl.learners import make_learner
 from tracerl.learners.run import GAMES, Measures, make_env, measure_of
+from tracerl.learners.run.build import build_env
 from tracerl.learners.run.checkpoint import load_checkpoint, save_checkpoint, to_numpy, to_torch
 from tracerl.learners.run.games import AUTO_TAGS, EPISODIC, final_steps
 from tracerl.learners.run.loop import Callback, loop
@@ -26,12 +27,27 @@ BOX = spaces.Box(-1, 1, (6,), np.float32)
 def test_presets_then_config_file_then_flags_then_set(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("env: flappy\ntemperature: 0.5\nlr: 0.002\nentropy: 0.01\n")
-    assert resolve({"env": "flappy"})[0]["agent_kwargs"]["temperature"] == 0.1  # Flappy Bird's preset
+    assert resolve({"env": "flappy"})[0]["agent_kwargs"]["temperature"] == 0.05  # Flappy Bird's preset
     config, _ = resolve({"config": str(cfg)})
     assert config["agent_kwargs"]["temperature"] == 0.5 and config["learner_kwargs"]["lr"] == 0.002
     config, _ = resolve({"config": str(cfg), "temperature": 0.7, "set": ["temperature=0.9", "learner.lr=0.004"]})
     assert config["agent_kwargs"]["temperature"] == 0.9  # --set beats the flag, which beats the file
     assert config["learner_kwargs"]["lr"] == 0.004 and config["learner_kwargs"]["entropy"] == 0.01
+
+
+def test_a_preset_sets_the_games_keywords_and_env_set_overrides_them():
+    """Flappy Bird's preset reads the bird's place in the gaps (obs_type "gap"): the game train.py
+    builds has those 10 inputs; --set env.KEY wins over the preset, --preset default drops it, and a
+    game without such a preset gets none."""
+    config, _ = resolve({"env": "flappy"})
+    assert config["env_kwargs"] == {"obs_type": "gap"}
+    env = build_env(config, 1, singles=False, render=False)
+    assert env.single_observation_space.shape == (10,)
+    env.close()
+    assert resolve({"env": "flappy", "set": ["env.obs_type=features"]})[0]["env_kwargs"] == {"obs_type": "features"}
+    assert resolve({"env": "flappy", "preset": "default"})[0]["env_kwargs"] == {}
+    assert resolve({"env": "pong"})[0]["env_kwargs"] == {}
+    assert resolve({"env": "flappy", "signal": "greedy"})[0]["env_kwargs"] == {"obs_type": "gap"}
 
 
 def test_bptts_old_window_keyword_is_read_as_truncation():

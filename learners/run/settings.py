@@ -199,7 +199,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         if names["learner"] == "reflect":
             learner_preset.pop("signal", None)  # reflect has one signal, greedy; presets are written for eprop
         config = {**RUN_DEFAULTS, **run, **names, "env": env_id, "reward": defaults["reward"],
-                  "env_kwargs": {}, "learner_kwargs": learner_preset,
+                  "env_kwargs": defaults["env"], "learner_kwargs": learner_preset,
                   "agent_kwargs": {k: v for k, v in defaults["agent"].items() if k in agent_params}}
         config.update({k: v for k, v in run.items() if k not in ("env", "agent", "learner")})
     else:
