@@ -30,6 +30,7 @@ call 11.2k, 12.3k, 14.6k steps/s; the guard filter 7.5k, 8.7k, 9.8k; filter and 
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -48,9 +49,19 @@ from torch.utils import _pytree as pytree
 #   observation and the update share one graph, a 1,200 -> 128 dense layer over 2 lifetimes took
 #   6.8 ms a step with the default and 0.8 ms with 1 (MinAtar Breakout); Pong's features: the same.
 # None changes a value: contraction to FMA is off, and no reduction changes its order.
+# FALLBACK: where Inductor's C++ code generation fails on a graph with these options (torch 2.13,
+# a convolution's step that reads the per-lifetime softmax temperature: KeyError in its outer-loop
+# fusion), the step is compiled again with Inductor's own read threshold: slower, the same values.
 DEFAULT_OPTIONS = {"size_asserts": False, "realize_opcount_threshold": 10, "cpp.enable_tiling_heuristics": False,
                    "realize_reads_threshold": 1}
+FALLBACK_OPTIONS = {"realize_reads_threshold": 4}
 PUBLIC = False  # True: torch.compile's public guard filter instead of the direct call (see the module docstring)
+
+
+def _compile_failed(e: Exception) -> bool:
+    """Whether ``e`` is Inductor failing to compile (not the step's own error, raised while tracing)."""
+    names = {c.__name__ for c in type(e).__mro__}
+    return bool(names & {"InductorError", "BackendCompilerFailed"})
 
 
 class CompiledStep:
@@ -65,6 +76,11 @@ class CompiledStep:
     def __init__(self, fn: Callable, options: dict | None = None):
         options = {**DEFAULT_OPTIONS, **(options or {})}
         self.fn, self.direct, self._tried = fn, False, False
+        self.options, self.fell_back = options, False
+        self._build(options)
+
+    def _build(self, options: dict) -> None:
+        fn = self.fn
         self._graph = None  # Inductor's compiled graph: called with the flat inputs, returns the outputs
         self._first: tuple[list, tuple] | None = None  # the first call's (inputs, outputs)
         try:
@@ -103,7 +119,16 @@ class CompiledStep:
             if self._spec is None:  # the step returns nothing (it only changes buffers)
                 return None
             return pytree.tree_unflatten([outs[i] for i in self._out_slots], self._spec)
-        result = self._dynamo(*args)
+        try:
+            result = self._dynamo(*args)
+        except Exception as e:  # Dynamo traces on fake tensors: a failed compile changed no buffer
+            if self.fell_back or self._graph is not None or not _compile_failed(e):
+                raise
+            warnings.warn(f"torch.compile failed on this step ({type(e).__name__}); compiling it again with "
+                          f"{FALLBACK_OPTIONS} (slower, the same values)")
+            self.fell_back = True
+            self._build({**self.options, **FALLBACK_OPTIONS})
+            result = self._dynamo(*args)
         if not self._tried and self._first is not None:
             self._tried = True
             self._go_direct(args, result)

@@ -78,3 +78,34 @@ def test_one_process_compiles_more_steps_of_the_same_code_than_dynamos_recompile
     for m, step in zip(modules, steps):  # the earlier ones still run, on their own buffers
         torch.testing.assert_close(step(x, torch.zeros(()))["total"], 6 * x)
         torch.testing.assert_close(m.total, 6 * x)
+
+
+def test_a_step_inductor_cannot_compile_with_the_speed_options_is_compiled_again_without_them(monkeypatch):
+    """torch 2.13's C++ code generation fails on some graphs with realize_reads_threshold 1 (a
+    convolution's step reading the per-lifetime temperature): the step compiles again with
+    FALLBACK_OPTIONS, warns once, and computes what eager does. A step's own error still raises."""
+    from torch._inductor import compile_fx as cfx
+
+    real = cfx.compile_fx
+    InductorError = type("InductorError", (RuntimeError,), {})
+
+    def failing(gm, example_inputs, config_patches=None, **kw):
+        if (config_patches or {}).get("realize_reads_threshold") == 1:
+            raise InductorError("KeyError: 'buf128'")
+        return real(gm, example_inputs, config_patches=config_patches, **kw)
+
+    monkeypatch.setattr(cfx, "compile_fx", failing)
+    eager, module = Counter(), Counter()
+    step = CompiledStep(module.step)
+    with pytest.warns(UserWarning, match="compiling it again with"):
+        got = step(torch.ones(3), torch.zeros(()))
+    torch.testing.assert_close(got["total"], eager.step(torch.ones(3), torch.zeros(()))["total"])
+    assert step.fell_back and step.options["realize_reads_threshold"] == 1
+    got = step(torch.ones(3), torch.zeros(()))  # then the direct call, as usual
+    torch.testing.assert_close(got["total"], eager.step(torch.ones(3), torch.zeros(()))["total"])
+    assert step.direct
+
+    broken = CompiledStep(lambda x: x @ torch.ones(4, 4))  # a shape error is the step's, not Inductor's
+    with pytest.raises(Exception, match="size|shape"):
+        broken(torch.ones(3))
+    assert not broken.fell_back
