@@ -42,7 +42,7 @@ from tracerl.envs.scripted import SCRIPTED
 from tracerl.learners.presets import preset
 from tracerl.learners.run import make_env
 from tracerl.learners.run.loop import Callback, loop
-from tracerl.learners.run.settings import applicable, one_line, parse_value
+from tracerl.learners.run.settings import UsageError, applicable, key_values, one_line
 
 
 def teacher_view(env) -> np.ndarray:
@@ -111,13 +111,14 @@ def main(argv: list[str] | None = None) -> dict:
              f"{', '.join(repr(k) for k, v in envs.ALIASES.items() if v in SCRIPTED)}")
     cfg = applicable(AGENTS[args.agent], preset(env_id)["agent"])
     keys = set(inspect.signature(AGENTS[args.agent]).parameters) - {"observation_space", "action_space", "n", "seed"}
-    for item in args.set:
-        key, _, value = item.partition("=")
+    try:
+        sets, env_kwargs = key_values(args.set), dict(key_values(args.env_kwarg, "--env-kwarg", "obs_type=pixels"))
+    except UsageError as e:
+        fail(str(e))
+    for key, value in sets:
         if key not in keys:
             fail(f"--set {key!r} is not a keyword of the {args.agent} agent; allowed: {', '.join(sorted(keys))}")
-        cfg[key] = parse_value(value)
-
-    env_kwargs = {k: parse_value(v) for k, _, v in (kv.partition("=") for kv in args.env_kwarg)}
+        cfg[key] = value
     try:
         env = make_env(env_id, args.seeds, **env_kwargs)
     except (TypeError, ValueError) as e:

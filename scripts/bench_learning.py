@@ -35,15 +35,8 @@ from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
 from tracerl.agents.ranges import check_range, check_ranges
 from tracerl.learners.run import BUNDLED, Measures, counts_events, make_env, run
-from tracerl.learners.run.settings import applicable
+from tracerl.learners.run.settings import UsageError, applicable, key_values
 
-
-
-def parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def main() -> None:
@@ -71,14 +64,13 @@ def main() -> None:
         cfg["agent"] = applicable(AGENTS[args.agent], cfg["agent"])
         cfg["learner"] = applicable(LEARNERS[args.learner], cfg["learner"])
         agent_keys = set(inspect.signature(AGENTS[args.agent]).parameters)
-        for item in args.set:
-            key, _, value = item.partition("=")
-            (cfg["agent"] if key in agent_keys else cfg["learner"])[key] = parse_value(value)
+        for key, value in key_values(args.set):
+            (cfg["agent"] if key in agent_keys else cfg["learner"])[key] = value
         check_ranges({"steps": args.steps, "seeds": args.seeds, "seed": args.seed, "threads": args.threads}, "--")
         check_range("every", args.every, "--every")
         check_ranges(cfg["agent"])
         check_ranges(cfg["learner"])
-    except ValueError as e:
+    except (ValueError, UsageError) as e:
         p.error(str(e))
     torch.set_num_threads(args.threads)
 

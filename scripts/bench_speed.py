@@ -27,7 +27,7 @@ from tracerl.agents import AGENTS, make_agent
 from tracerl.learners import LEARNERS, make_learner
 from tracerl.learners.presets import preset
 from tracerl.learners.run import Measures, counts_events, make_env, run
-from tracerl.learners.run.settings import applicable
+from tracerl.learners.run.settings import UsageError, applicable, key_values
 
 
 def rss_mb() -> float:
@@ -53,9 +53,10 @@ def main() -> None:
     p.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="an env keyword, e.g. obs_type=pixels (repeatable; values as YAML)")
     args = p.parse_args()
-    import yaml
-
-    env_kwargs = {k: yaml.safe_load(v) for k, _, v in (kv.partition("=") for kv in args.env_kwarg)}
+    try:
+        env_kwargs = dict(key_values(args.env_kwarg, "--env-kwarg", "obs_type=pixels"))
+    except UsageError as e:
+        p.error(str(e))
     torch.set_num_threads(1)
 
     for n in args.lifetimes:

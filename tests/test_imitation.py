@@ -49,6 +49,8 @@ def test_the_teacher_of_a_pixel_agent_reads_the_games_state(env_id, n):
 @pytest.mark.parametrize("args, says", [
     (["--env", "cartpole"], "--env 'cartpole' has no scripted policy; allowed: 'pong', 'flappy'"),
     (["--set", "tau=3"], "--set 'tau' is not a keyword of the spiking agent; allowed: beta,"),
+    (["--set", "tau_mem"], "invalid --set 'tau_mem'; expected KEY=VALUE, e.g. --set tau_adapt=200"),
+    (["--env-kwarg", "pixels"], "invalid --env-kwarg 'pixels'; expected KEY=VALUE, e.g. --env-kwarg obs_type=pixels"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, says, capsys):
     with pytest.raises(SystemExit) as exit_:

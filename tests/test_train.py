@@ -179,7 +179,7 @@ def test_config_file_then_flags_then_set(tmp_path):
     assert saved["learner_kwargs"]["lr"] == 0.002  # the flag beats the file
     assert saved["learner_kwargs"]["trace_lambda"] == 0.5 and saved["learner_kwargs"]["entropy"] == 0.02
     assert saved["learner_kwargs"]["gamma"] == 0.9 and saved["agent_kwargs"]["tau_adapt"] == 50
-    assert saved["agent_kwargs"]["hidden"] == [16] and saved["env_kwargs"] == {"gap": 120}
+    assert saved["agent_kwargs"]["hidden"] == [16] and saved["env_kwargs"] == {"obs_type": "gap", "gap": 120}  # over the preset's
     # a run's config.yaml is itself a config file: it reproduces the settings
     assert run(tmp_path, "--config", str(tmp_path / "run" / "config.yaml"), name="again") == 0
     assert yaml.safe_load((tmp_path / "again" / "config.yaml").read_text()) == saved

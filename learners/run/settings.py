@@ -74,6 +74,18 @@ def parse_hidden(text: str) -> int | list[int]:
     return sizes[0] if len(sizes) == 1 else sizes
 
 
+def key_values(items: list[str], flag: str = "--set", example: str = "tau_adapt=200") -> list[tuple[str, Any]]:
+    """``KEY=VALUE`` strings as (key, parsed value) pairs (values by :func:`parse_value`); a string
+    without ``=`` or without a key is a UsageError that names it."""
+    pairs = []
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"invalid {flag} {item!r}; expected KEY=VALUE, e.g. {flag} {example}")
+        pairs.append((key.strip(), parse_value(value.strip())))
+    return pairs
+
+
 def parse_value(text: str) -> Any:
     """A --set value: JSON (numbers, true, [64, 32]), else YAML, else the string itself."""
     try:
@@ -172,11 +184,8 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
     for key, value in given.items():
         if key not in ("set", "config"):
             place(key, value, "the flags")
-    for item in given.get("set", []):
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"invalid --set {item!r}; expected KEY=VALUE, e.g. --set tau_adapt=200")
-        place(key.strip(), parse_value(value.strip()), "--set")
+    for key, value in key_values(given.get("set", [])):
+        place(key, value, "--set")
     session = {**SESSION_DEFAULTS, **session}
 
     if base is None:
