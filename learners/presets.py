@@ -1,7 +1,8 @@
 """Per-environment default settings, in one place: the ones the benchmarks measure.
 
 Each preset has ``agent`` (SpikingPolicy / MLPPolicy keywords), ``learner`` (learner keywords),
-``env`` (the game's own keywords, as ``--set env.KEY=VALUE`` gives them; ``{}`` if none) and ``reward``: "env" (the environment's reward) or "failure" (0 every step, -1 when the episode
+``env`` (the game's own keywords, as ``--set env.KEY=VALUE`` gives them; ``{}`` if none) and
+``reward``: "env" (the environment's reward) or "failure" (0 every step, -1 when the episode
 terminates: CartPole's learning reward as a continuing lifetime). Values not given fall back to
 the class defaults. A game may instead hold one preset per signal (Pong: greedy only).
 ``preset(env_id)`` returns DEFAULT for environments (or signals) without their own.
@@ -100,6 +101,9 @@ LEARNER_OVERRIDES = {
     "reflect": {"signal": "greedy"},  # reflect's signal is the greedy advantage
     "bptt": {"lr": 0.001, "truncation": 100},  # Adam on the gradient of each 100 steps
 }
+# Learners that keep the softmax's T fixed (bptt's graph holds T over its window): a preset's falling
+# T (temperature_start) plays at its start there.
+FIXED_TEMPERATURE = ("bptt",)
 
 
 def preset(env_id: str, learner: str = "eprop", signal: str | None = None, tuned: bool = True) -> dict:
@@ -118,6 +122,8 @@ def preset(env_id: str, learner: str = "eprop", signal: str | None = None, tuned
     if entry is None and signal == "greedy":
         cfg["learner"].update(DEFAULT_GREEDY)
     cfg["learner"].update(LEARNER_OVERRIDES.get(learner, {}))
+    if learner in FIXED_TEMPERATURE and cfg["agent"].get("temperature_start") is not None:
+        cfg["agent"]["temperature"] = cfg["agent"].pop("temperature_start")
     if signal:
         cfg["learner"]["signal"] = signal
     return cfg

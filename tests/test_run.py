@@ -12,7 +12,7 @@ from gymnasium import spaces
 from tracerl.agents import MLPPolicy, SpikingPolicy
 from tracerl.learners import make_learner
 from tracerl.learners.run import GAMES, Measures, make_env, measure_of
-from tracerl.learners.run.build import build_env
+from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.checkpoint import load_checkpoint, save_checkpoint, to_numpy, to_torch
 from tracerl.learners.run.games import AUTO_TAGS, EPISODIC, final_steps
 from tracerl.learners.run.loop import Callback, loop
@@ -48,6 +48,20 @@ def test_a_preset_sets_the_games_keywords_and_env_set_overrides_them():
     assert resolve({"env": "flappy", "preset": "default"})[0]["env_kwargs"] == {}
     assert resolve({"env": "pong"})[0]["env_kwargs"] == {}
     assert resolve({"env": "flappy", "signal": "greedy"})[0]["env_kwargs"] == {"obs_type": "gap"}
+
+
+def test_a_presets_falling_temperature_plays_at_its_start_under_bptt():
+    """bptt keeps T fixed (it refuses temperature_start): Flappy Bird's td preset, T from 0.1 to
+    0.05 under eprop, runs under bptt at 0.1 instead of failing."""
+    agent = resolve({"env": "flappy"})[0]["agent_kwargs"]
+    assert (agent["temperature_start"], agent["temperature"]) == (0.1, 0.05)
+    config, _ = resolve({"env": "flappy", "learner": "bptt", "hidden": 8})
+    assert "temperature_start" not in config["agent_kwargs"] and config["agent_kwargs"]["temperature"] == 0.1
+    env = build_env(config, 1, singles=False, render=False)
+    agent = build_agent(config, env)
+    assert agent.temp is None and agent.softmax_t == 0.1
+    build_learner(config, agent)
+    env.close()
 
 
 def test_bptts_old_window_keyword_is_read_as_truncation():
