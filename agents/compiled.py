@@ -51,7 +51,8 @@ from torch.utils import _pytree as pytree
 # None changes a value: contraction to FMA is off, and no reduction changes its order.
 # FALLBACK: where Inductor's C++ code generation fails on a graph with these options (torch 2.13,
 # a convolution's step that reads the per-lifetime softmax temperature: KeyError in its outer-loop
-# fusion), the step is compiled again with Inductor's own read threshold: slower, the same values.
+# fusion), the step is compiled again with Inductor's own read threshold: possibly slower, the
+# same values.
 DEFAULT_OPTIONS = {"size_asserts": False, "realize_opcount_threshold": 10, "cpp.enable_tiling_heuristics": False,
                    "realize_reads_threshold": 1}
 FALLBACK_OPTIONS = {"realize_reads_threshold": 4}
@@ -125,7 +126,7 @@ class CompiledStep:
             if self.fell_back or self._graph is not None or not _compile_failed(e):
                 raise
             warnings.warn(f"torch.compile failed on this step ({type(e).__name__}); compiling it again with "
-                          f"{FALLBACK_OPTIONS} (slower, the same values)")
+                          f"{FALLBACK_OPTIONS} (possibly slower, the same values)")
             self.fell_back = True
             self._build({**self.options, **FALLBACK_OPTIONS})
             result = self._dynamo(*args)

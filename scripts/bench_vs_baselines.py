@@ -210,7 +210,8 @@ def ppo_child(run_dir: str, env_id: str, seed: int, steps: int, n_envs: int | No
     cfg, source = ppo_settings(env_id, n_envs, like)
     kwargs = {k: schedule(v) for k, v in cfg.items() if k not in ("n_envs", "normalize")}
     env_kwargs = preset(env_id)["env"]  # what tracerl's preset makes of the game (Flappy Bird: obs_type "gap")
-    config = {"env": env_id, "env_kwargs": env_kwargs, "algo": "ppo", "seed": seed, "steps": steps, "hyperparameters": cfg, "source": source,
+    config = {"env": env_id, "env_kwargs": env_kwargs, "algo": "ppo", "seed": seed, "steps": steps,
+              "hyperparameters": cfg, "source": source,
               "stable_baselines3": __import__("stable_baselines3").__version__, "torch_threads": 1}
     with open(os.path.join(run_dir, "config.yaml"), "w") as f:
         yaml.safe_dump(config, f, sort_keys=False)

@@ -7,12 +7,14 @@ run their children as subprocesses, at sizes that take seconds.
 import csv
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import script
+from tracerl import envs  # noqa: F401  (registers the bundled games)
 from tracerl.learners.run import compare as lib
 from tracerl.learners.run import stats
 
@@ -164,6 +166,19 @@ def test_bench_vs_baselines_ppo_in_parallel_logs_the_games_own_reward(tmp_path):
         assert -500 <= values[-1] <= -100  # -1 per step of 500-step episodes (scaled, it would be near 0)
         config = (path / "config.yaml").read_text()
         assert "normalize: true" in config and "Acrobot-v1" in config
+
+
+def test_ppo_plays_the_game_tracerls_preset_builds(tmp_path):
+    """Flappy Bird's preset gives the agent the bird's place in the gaps (obs_type "gap"): PPO's
+    game gets the same keywords, so both sides see the same 10 inputs."""
+    pytest.importorskip("stable_baselines3")
+    import yaml
+
+    bench_vs_baselines = script("bench_vs_baselines")
+    assert bench_vs_baselines.ppo_child(str(tmp_path), "tracerl/FlappyBird-v0", 0, 256, 1, 256) == 0
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert config["env_kwargs"] == {"obs_type": "gap"}
+    assert gym.make("tracerl/FlappyBird-v0", **config["env_kwargs"]).observation_space.shape == (10,)
 
 
 def test_bench_vs_baselines_ppo_settings():
