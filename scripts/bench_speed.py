@@ -59,13 +59,13 @@ def main() -> None:
         p.error(str(e))
     torch.set_num_threads(1)
 
+    env_id = envs.resolve_id(args.env)
+    cfg = preset(env_id, args.learner)
+    cfg["agent"]["hidden"] = args.hidden
+    cfg["learner"]["signal"] = args.signal
     for n in args.lifetimes:
-        env_id = envs.resolve_id(args.env)
-        cfg = preset(env_id, args.learner)
         env = make_env(args.env, n, **{**cfg["env"], **env_kwargs})
         obs, _ = env.reset(seed=0)
-        cfg["agent"]["hidden"] = args.hidden
-        cfg["learner"]["signal"] = args.signal
         agent = make_agent(args.agent, env.single_observation_space, env.single_action_space, n=n, seed=0,
                            **applicable(AGENTS[args.agent], cfg["agent"]))
         learner = make_learner(args.learner, agent, **applicable(LEARNERS[args.learner], cfg["learner"]))
