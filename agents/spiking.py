@@ -42,6 +42,7 @@ from tracerl.agents.policy import Policy, per_lifetime
 NEURONS = ("lif", "alif")
 FEEDBACK = ("symmetric", "random")
 FRONTENDS = ("auto", "conv", "dense")
+CRITIC_READS = ("last", "all")
 
 
 class SpikingPolicy(Policy):
@@ -56,6 +57,8 @@ class SpikingPolicy(Policy):
             (what NIR can express, :mod:`tracerl.agents.nirgraph`); see :mod:`tracerl.agents.neurons`.
         ticks: network ticks K per environment step.
         tau_mem, tau_out, tau_adapt: time constants in ticks (membrane, readout, ALIF threshold).
+        conv_tau_mem: the convolution's own membrane time constant (None: ``tau_mem``), so that the
+            front end that sees a ball move every step can forget faster than the layers behind it.
         beta: ALIF threshold rise per spike; gamma_pd: height of the pseudo-derivative.
         encoder: "auto" (by what the observation is), "normalize", "population", "spikes" (0/1 grids),
             "pixels" (integer images) or "events" (ON / OFF events alone); see :mod:`tracerl.agents.encoders`.
@@ -73,6 +76,9 @@ class SpikingPolicy(Policy):
         temperature: T of the softmax.
         temperature_start: None (T stays at ``temperature``) or where T starts, per lifetime; the
             learner lowers it toward ``temperature`` as the reward rate rises (TemperatureSchedule).
+        critic_reads: what a critic reads of the network besides the encoded input (``features``): the
+            "last" hidden layer's filtered spikes, or "all" hidden layers' (the convolution's spike
+            rates of this step too: local, nonlinear features of the picture).
     """
 
     READOUT = ("w_out", "b_out")
@@ -85,7 +91,8 @@ class SpikingPolicy(Policy):
                  out_scale: float = 0.1, target_rate: float = 0.05, homeostasis: float = 1e-3,
                  temperature: float = 1.0, encoder_kwargs: dict | None = None, frontend: str = "auto",
                  conv_channels: int = 16, conv_kernel: int = 4, conv_stride: int = 2,
-                 frontend_learn: bool = True, reset: str = "subtract", temperature_start: float | None = None):
+                 frontend_learn: bool = True, reset: str = "subtract", temperature_start: float | None = None,
+                 conv_tau_mem: float | None = None, critic_reads: str = "last"):
         super().__init__(observation_space, action_space, n, seed, temperature, temperature_start)
         if neuron not in NEURONS:
             raise ValueError(f"unknown neuron {neuron!r}; allowed: {', '.join(map(repr, NEURONS))}")
@@ -93,6 +100,8 @@ class SpikingPolicy(Policy):
             raise ValueError(f"unknown feedback {feedback!r}; allowed: {', '.join(map(repr, FEEDBACK))}")
         if reset not in RESETS:
             raise ValueError(f"unknown reset {reset!r}; allowed: {', '.join(map(repr, RESETS))}")
+        if critic_reads not in CRITIC_READS:
+            raise ValueError(f"unknown critic_reads {critic_reads!r}; allowed: {', '.join(map(repr, CRITIC_READS))}")
         if frontend not in FRONTENDS:
             raise ValueError(f"unknown frontend {frontend!r}; allowed: {', '.join(map(repr, FRONTENDS))}")
         sizes = [s for s in ([hidden] if isinstance(hidden, int) else list(hidden)) if s]
@@ -102,9 +111,10 @@ class SpikingPolicy(Policy):
                            target_rate=target_rate, homeostasis=homeostasis, temperature=temperature,
                            frontend=frontend, conv_channels=conv_channels, conv_kernel=conv_kernel,
                            conv_stride=conv_stride, frontend_learn=frontend_learn, reset=reset,
-                           temperature_start=temperature_start)
+                           temperature_start=temperature_start, conv_tau_mem=conv_tau_mem,
+                           critic_reads=critic_reads)
         check_ranges(self.config)
-        self.ticks, self.feedback = ticks, feedback
+        self.ticks, self.feedback, self.critic_reads = ticks, feedback, critic_reads
         self.target_rate, self.homeostasis = target_rate, homeostasis
         self.kappa = math.exp(-1.0 / tau_out)
         self.encoder_kwargs = dict(encoder_kwargs or {})  # kept for an export (agents/nirgraph.py)
@@ -123,7 +133,8 @@ class SpikingPolicy(Policy):
         self.config["frontend"] = "conv" if self.conv else "dense"
         layers = []
         if self.conv:
-            layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, conv_stride, neuron, self.kappa, tau_mem,
+            conv_tau = tau_mem if conv_tau_mem is None else conv_tau_mem
+            layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, conv_stride, neuron, self.kappa, conv_tau,
                                     tau_adapt, beta, gamma_pd, input_scale, self.seeds, salt=0, reset=reset))
         elif not sizes:
             raise ValueError("hidden must name at least one layer size without a convolutional front end")
@@ -220,12 +231,15 @@ class SpikingPolicy(Policy):
         return tuple(f"layers.{i}.w_in" for i, layer in enumerate(self.layers) if isinstance(layer, ConvLayer) and layer.learn)
 
     def features(self) -> torch.Tensor:
-        """Critic features: the readout's filtered spikes (scaled to about a rate), x, and 1."""
-        return torch.cat([self.zbar * (1.0 - self.kappa), self.x, torch.ones(self.n, 1)], dim=1)
+        """Critic features: the readout's filtered spikes (scaled to about a rate), [the spike rates of
+        the layers below it, ``critic_reads="all"``], x, and 1."""
+        below = [layer.rate for layer in self.layers[:-1]] if self.critic_reads == "all" else []
+        return torch.cat([self.zbar * (1.0 - self.kappa), *below, self.x, torch.ones(self.n, 1)], dim=1)
 
     @property
     def feature_dim(self) -> int:
-        return self.zbar.shape[1] + self.x.shape[1] + 1
+        below = sum(layer.size for layer in self.layers[:-1]) if self.critic_reads == "all" else 0
+        return self.zbar.shape[1] + below + self.x.shape[1] + 1
 
     def _reset_lifetimes(self, mask: torch.Tensor) -> None:
         for layer in self.layers:

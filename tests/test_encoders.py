@@ -137,6 +137,39 @@ def test_grids_get_a_convolutional_front_end_and_features_a_dense_one():
         SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3), frontend="conv")
 
 
+def test_the_convolution_can_forget_faster_than_the_layers_behind_it():
+    import math
+
+    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16, conv_tau_mem=3.0)
+    assert agent.layers[0].p.alpha == pytest.approx(math.exp(-1 / 3))
+    assert agent.layers[1].p.alpha == pytest.approx(math.exp(-1 / 10))  # the dense layer keeps tau_mem
+    same = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16)
+    assert same.layers[0].p.alpha == same.layers[1].p.alpha == agent.layers[1].p.alpha
+    with pytest.raises(ValueError, match="conv_tau_mem -1.0 is out of range"):
+        SpikingPolicy(MINATAR, spaces.Discrete(3), conv_tau_mem=-1.0)
+
+
+def test_a_critic_can_read_the_convolutions_spikes():
+    from tracerl.learners import make_learner
+
+    last = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16)
+    every = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16, critic_reads="all")
+    assert every.feature_dim == last.feature_dim + every.layers[0].size == 16 + 256 + 1200 + 1
+    learner = make_learner("eprop", every, signal="td")
+    rng = np.random.default_rng(0)
+    obs = rng.random((2, 10, 10, 4)) < 0.2
+    for _ in range(5):
+        every.act(obs)
+        obs = rng.random((2, 10, 10, 4)) < 0.2
+        learner.step(np.ones(2), np.zeros(2, bool), obs)
+    phi = every.features()
+    assert phi.shape == (2, every.feature_dim)
+    torch.testing.assert_close(phi[:, 16:16 + 256], every.layers[0].rate)  # what the convolution fired this step
+    assert every.layers[0].rate.sum() > 0 and learner.critic.w[:, 16:16 + 256].abs().sum() > 0  # and the critic learns on it
+    with pytest.raises(ValueError, match="unknown critic_reads 'some'; allowed: 'last', 'all'"):
+        SpikingPolicy(MINATAR, spaces.Discrete(3), critic_reads="some")
+
+
 class WhereIsTheDot:
     """A contextual bandit on a 0/1 grid: one lit cell; the action that names its half (0 left, 1
     right) is rewarded +1, the other -1. N games as arrays."""

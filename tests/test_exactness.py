@@ -137,12 +137,12 @@ def test_entropy_cotangent_is_gradient_of_entropy():
     assert math.isfinite(float(agent.entropy().sum()))
 
 
-def conv_rollout(n=2, seed=5, trace_lambda=0.0, neuron="lif"):
+def conv_rollout(n=2, seed=5, trace_lambda=0.0, neuron="lif", **agent_kwargs):
     """A spiking convolution straight into the readout, on random 0/1 grids (weights fixed)."""
     space = spaces.Box(0, 1, (6, 7, 2), np.uint8)  # channel-last 0/1 grid: spikes encoder, ON/OFF events
     agent = SpikingPolicy(space, spaces.Discrete(3), hidden=[], n=n, seed=seed, ticks=TICKS, homeostasis=0.0,
                           input_scale=3.0, out_scale=1.0, temperature=0.7, conv_channels=3, conv_kernel=3,
-                          conv_stride=2, neuron=neuron)
+                          conv_stride=2, neuron=neuron, **agent_kwargs)
     learner = EProp(agent, signal="greedy", lr=0.0, trace_lambda=trace_lambda, entropy=0.0)
     rng = np.random.default_rng(seed)
     xs, actions = [], []
@@ -179,8 +179,9 @@ def conv_reference_grads(agent, xs, actions, weights_of_steps):
     return dict(zip(("w_in", "w_out", "b_out"), torch.autograd.grad(total, (w_in, w_out, b_out))))
 
 
-def test_convolution_eligibility_equals_autograd_through_the_whole_history():
-    agent, _, grads, xs, actions = conv_rollout()
+@pytest.mark.parametrize("agent_kwargs", [{}, {"conv_tau_mem": 3.0}])
+def test_convolution_eligibility_equals_autograd_through_the_whole_history(agent_kwargs):
+    agent, _, grads, xs, actions = conv_rollout(**agent_kwargs)
     assert 0.02 < agent.layers[0].rate.mean() < 0.9  # the network fires: the comparison is not trivially zero
     ref = conv_reference_grads(agent, xs, actions, [0.0] * (T_STEPS - 1) + [1.0])
     assert ref["w_in"].abs().max() > 1e-3
