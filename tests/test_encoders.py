@@ -137,6 +137,17 @@ def test_grids_get_a_convolutional_front_end_and_features_a_dense_one():
         SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3), frontend="conv")
 
 
+def test_a_picture_gets_a_fast_readout_and_features_the_slow_one():
+    import math
+
+    grid = SpikingPolicy(MINATAR, spaces.Discrete(3))
+    flat = SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3))
+    assert grid.config["tau_out"] == 1.5 and grid.kappa == pytest.approx(math.exp(-1 / 1.5))
+    assert flat.config["tau_out"] == 5.0 and flat.kappa == pytest.approx(math.exp(-1 / 5))
+    assert SpikingPolicy(MINATAR, spaces.Discrete(3), frontend="dense").config["tau_out"] == 1.5  # a picture still
+    assert SpikingPolicy(MINATAR, spaces.Discrete(3), tau_out=5.0).kappa == flat.kappa  # asked for: kept
+
+
 def test_the_convolution_can_forget_faster_than_the_layers_behind_it():
     import math
 
