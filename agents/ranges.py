@@ -79,10 +79,10 @@ RANGES: dict[str, Range] = {
     # the benchmarks' own options
     "every": count(1),
     # agents (agents/spiking.py, agents/mlp.py, agents/policy.py)
-    "ticks": count(1), "tau_mem": POSITIVE, "conv_tau_mem": POSITIVE, "tau_out": POSITIVE, "tau_adapt": POSITIVE, "beta": NON_NEGATIVE,
-    "gamma_pd": NON_NEGATIVE, "input_scale": POSITIVE, "out_scale": NON_NEGATIVE, "target_rate": UNIT_OPEN,
-    "homeostasis": NON_NEGATIVE, "temperature": POSITIVE, "temperature_start": POSITIVE, "conv_channels": count(1),
-    "conv_kernel": count(1), "conv_stride": count(1),
+    "ticks": count(1), "tau_mem": POSITIVE, "conv_tau_mem": POSITIVE, "tau_out": POSITIVE, "tau_adapt": POSITIVE,
+    "beta": NON_NEGATIVE, "gamma_pd": NON_NEGATIVE, "input_scale": POSITIVE, "out_scale": NON_NEGATIVE,
+    "target_rate": UNIT_OPEN, "homeostasis": NON_NEGATIVE, "temperature": POSITIVE, "temperature_start": POSITIVE,
+    "conv_channels": count(1), "conv_kernel": count(1), "conv_stride": count(1),
     # learners (learners/eprop.py, reflect.py, bptt.py)
     "lr": NON_NEGATIVE, "hidden_lr": NON_NEGATIVE, "trace_lambda": UNIT_OPEN_HIGH, "lambda_end": UNIT_OPEN_HIGH,
     "lambda_steps": count(1), "gamma": UNIT, "critic_lr": NON_NEGATIVE, "critic_lambda": UNIT,

@@ -71,7 +71,8 @@ def test_help_lists_every_option_with_its_default(capsys):
     classes = [AGENTS[config["agent"]], LEARNERS[config["learner"]]]
     own = {name: class_default(cls, name) for cls in classes for name in class_params(cls)}
     actual = {**config, **session, **own, **config["agent_kwargs"], **config["learner_kwargs"]}
-    said = {"none": None, "off": False, "compile": True, "the env's preset": config["reward"]}
+    said = {"none": None, "off": False, "compile": True, "the env's preset": config["reward"],
+            "5; pictures 1.5": None}  # tau_out: chosen by what the encoder keeps (test_encoders.py)
     checked = 0
     for action in train.build_parser()._actions:
         if not action.option_strings or action.dest == "help":
@@ -112,7 +113,7 @@ def _corrupt(tmp_path):
 
 SPIKING = ("hidden, neuron, recurrent, ticks, tau_mem, tau_out, tau_adapt, beta, gamma_pd, encoder, feedback, "
            "input_scale, out_scale, target_rate, homeostasis, temperature, encoder_kwargs, frontend, conv_channels, "
-           "conv_kernel, conv_stride, frontend_learn, reset, temperature_start")
+           "conv_kernel, conv_stride, frontend_learn, reset, temperature_start, conv_tau_mem, critic_reads")
 EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lambda_steps, gamma, critic_lr, "
          "critic_lambda, entropy, baseline_beta, sparse_baseline, bound_kappa, optimizer, rms_beta, reward_scale, "
          "signal_bound, bound_groups")

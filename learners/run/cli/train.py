@@ -68,7 +68,7 @@ def build_parser(prog: str = "train.py") -> Parser:
         action=argparse.BooleanOptionalAction)
     opt(g, "--ticks", "preset: 4", "network ticks per env step", type=int)
     opt(g, "--tau-mem", class_default(spiking, "tau_mem"), "membrane time constant, ticks", type=float)
-    opt(g, "--tau-out", "5, pictures 1.5", "readout time constant, ticks", type=float)
+    opt(g, "--tau-out", "5; pictures 1.5", "readout time constant, ticks", type=float)
     opt(g, "--encoder", class_default(spiking, "encoder"), "observation encoder",
         choices=list(ENCODERS))
     opt(g, "--feedback", class_default(spiking, "feedback"), "learning-signal feedback weights",
