@@ -43,6 +43,9 @@ NEURONS = ("lif", "alif")
 FEEDBACK = ("symmetric", "random")
 FRONTENDS = ("auto", "conv", "dense")
 CRITIC_READS = ("last", "all")
+# The readout's time constant, ticks, when none is given: a picture's action follows this frame
+# (Breakout 200k, +0.96 over 5 ticks, docs/images.md); features keep the slower one.
+TAU_OUT_PICTURE, TAU_OUT_FEATURES = 1.5, 5.0
 
 
 class SpikingPolicy(Policy):
@@ -124,7 +127,7 @@ class SpikingPolicy(Policy):
         self.config["encoder"] = self.encoder.name
         picture = self.encoder.out_shape
         if tau_out is None:
-            tau_out = 1.5 if picture is not None else 5.0
+            tau_out = TAU_OUT_PICTURE if picture is not None else TAU_OUT_FEATURES
         self.config["tau_out"] = tau_out
         self.kappa = math.exp(-1.0 / tau_out)
         if input_scale is None:
@@ -239,13 +242,17 @@ class SpikingPolicy(Policy):
     def features(self) -> torch.Tensor:
         """Critic features: the readout's filtered spikes (scaled to about a rate), [the spike rates of
         the layers below it, ``critic_reads="all"``], x, and 1."""
-        below = [layer.rate for layer in self.layers[:-1]] if self.critic_reads == "all" else []
+        below = [layer.rate for layer in self._critic_layers()]
         return torch.cat([self.zbar * (1.0 - self.kappa), *below, self.x, torch.ones(self.n, 1)], dim=1)
 
     @property
     def feature_dim(self) -> int:
-        below = sum(layer.size for layer in self.layers[:-1]) if self.critic_reads == "all" else 0
+        below = sum(layer.size for layer in self._critic_layers())
         return self.zbar.shape[1] + below + self.x.shape[1] + 1
+
+    def _critic_layers(self) -> list:
+        """The layers below the last whose spike rates the critic reads (none unless ``critic_reads="all"``)."""
+        return list(self.layers[:-1]) if self.critic_reads == "all" else []
 
     def _reset_lifetimes(self, mask: torch.Tensor) -> None:
         for layer in self.layers:

@@ -31,6 +31,7 @@ import sys
 from tracerl import envs
 from tracerl.agents import AGENTS
 from tracerl.agents.encoders import ENCODERS
+from tracerl.agents.spiking import TAU_OUT_FEATURES, TAU_OUT_PICTURE
 from tracerl.learners import LEARNERS
 from tracerl.learners.run.settings import Parser, UsageError, class_default, parse_hidden
 from tracerl.learners.run.train import train
@@ -68,7 +69,7 @@ def build_parser(prog: str = "train.py") -> Parser:
         action=argparse.BooleanOptionalAction)
     opt(g, "--ticks", "preset: 4", "network ticks per env step", type=int)
     opt(g, "--tau-mem", class_default(spiking, "tau_mem"), "membrane time constant, ticks", type=float)
-    opt(g, "--tau-out", "5; pictures 1.5", "readout time constant, ticks", type=float)
+    opt(g, "--tau-out", f"{TAU_OUT_FEATURES:g}; pictures {TAU_OUT_PICTURE:g}", "readout time constant, ticks", type=float)
     opt(g, "--encoder", class_default(spiking, "encoder"), "observation encoder",
         choices=list(ENCODERS))
     opt(g, "--feedback", class_default(spiking, "feedback"), "learning-signal feedback weights",
