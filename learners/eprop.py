@@ -19,8 +19,8 @@ with the learning signal A_t:
   critic on the agent's spike features, learned online by TD(lambda).
 
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1 is large; the
-signal's size is left out, see ``obgd_step``; a convolution's shared kernels are bounded by their own
-trace, the other weights together), or with ``optimizer="rms"`` a per-weight RMSprop
+signal's size is left out, see ``obgd_step``; behind a learning convolution every weight tensor is
+bounded by its own trace, elsewhere all weights together), or with ``optimizer="rms"`` a per-weight RMSprop
 scaling. An agent built with ``temperature_start`` has its softmax's T lowered here, after each
 step's update, as the lifetime's reward rate rises (``TemperatureSchedule``).
 Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
@@ -39,7 +39,7 @@ from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
-BOUND_GROUPS = ("shared", "weight")
+BOUND_GROUPS = ("auto", "shared", "weight")
 
 
 class EProp(nn.Module):
@@ -60,7 +60,8 @@ class EProp(nn.Module):
             as in ObGD itself (default: on for greedy, whose rare large signals, such as a
             termination's lost future, would otherwise overshoot; off for td, whose critic it biases).
         bound_groups: which weights share one step bound: "shared" (a convolution's kernels each on their
-            own trace, every other weight together) or "weight" (every weight tensor on its own).
+            own trace, every other weight together), "weight" (every weight tensor on its own), or
+            "auto": "weight" where a convolution learns, "shared" otherwise.
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -71,7 +72,7 @@ class EProp(nn.Module):
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
-                 bound_groups: str = "shared"):
+                 bound_groups: str = "auto"):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -89,6 +90,11 @@ class EProp(nn.Module):
                            reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
+        if bound_groups == "auto":
+            # Behind a learning convolution the dense layer's trace (its input is 256+ spike rates) sets
+            # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
+            bound_groups = "weight" if agent.shared_weights() else "shared"
+            self.config["bound_groups"] = bound_groups
         self.signal_bound = signal == "greedy" if signal_bound is None else signal_bound
         check_ranges(self.config)
         self.names = list(agent.weights())

@@ -269,3 +269,18 @@ def test_the_kernels_trace_does_not_shrink_the_other_weights_steps():
     torch.testing.assert_close(learned, frozen)
     alone = readout_change(True, bound_groups="weight")  # each tensor on its own: the dense layer's trace left out too
     assert alone.abs().max() > frozen.abs().max()
+
+
+@pytest.mark.parametrize("frontend_learn, obs_space, groups", [
+    (True, MINATAR, "weight"),  # a learning convolution: every tensor on its own
+    (False, MINATAR, "shared"),  # frozen kernels: no shared weights, one bound as before
+    (True, spaces.Box(-1.0, 1.0, (6,)), "shared"),  # features
+])
+def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn, obs_space, groups):
+    """bound_groups="auto" (the default) resolves by the agent and the run's config records the choice,
+    so a resumed run keeps it; an explicit choice is kept."""
+    agent = SpikingPolicy(obs_space, spaces.Discrete(3), n=2, hidden=16, frontend_learn=frontend_learn)
+    learner = EProp(agent)
+    assert learner.config["bound_groups"] == groups
+    assert learner.own_bound == (set(learner.names) if groups == "weight" else set(agent.shared_weights()))
+    assert EProp(agent, bound_groups="shared").config["bound_groups"] == "shared"
