@@ -60,9 +60,9 @@ class SpikingPolicy(Policy):
             (what NIR can express, :mod:`tracerl.agents.nirgraph`); see :mod:`tracerl.agents.neurons`.
         ticks: network ticks K per environment step.
         tau_mem, tau_out, tau_adapt: time constants in ticks (membrane, readout, ALIF threshold).
-            tau_out None: 1.5 where the encoder keeps a picture (the action follows this frame, not a
-            blend with the last: MinAtar at 1M, median of 5, Breakout 4.82 against 3.81 with 5, Space
-            Invaders 13.68 against 12.56; docs/images.md), else 5.
+            tau_out None: ``TAU_OUT_PICTURE`` where the encoder keeps a picture (the action follows this
+            frame, not a blend with the last: MinAtar at 1M, median of 5, Breakout 4.82 against 3.81
+            with 5, Space Invaders 13.68 against 12.56; docs/images.md), else ``TAU_OUT_FEATURES``.
         conv_tau_mem: the convolution's own membrane time constant (None: ``tau_mem``), for a front end
             that forgets faster than the layers behind it (Breakout 200k at 3: no gain).
         beta: ALIF threshold rise per spike; gamma_pd: height of the pseudo-derivative.
