@@ -151,6 +151,16 @@ def obgd_step(lr: float, trace_l1: torch.Tensor, kappa: float, signal: torch.Ten
     return lr / torch.clamp(lr * kappa * trace_l1, min=1.0)
 
 
+def trace_size(trace: torch.Tensor, norm: str = "l1") -> torch.Tensor:
+    """Per-lifetime size of a (N, ...) trace for the step bound: ``||E||_1`` ("l1", ObGD's) or
+    ``||E||_2^2`` ("l2sq": to first order, how far a unit step along E moves log pi, since E is a
+    sum of its gradients). They agree on a trace of 0/1 entries; "l2sq" is the smaller where most
+    entries are small (a dense layer's) and the larger where they exceed 1 (a convolution's, summed
+    over positions)."""
+    flat = trace.flatten(1)
+    return flat.abs().sum(1) if norm == "l1" else flat.pow(2).sum(1)
+
+
 class RewardScaler(nn.Module):
     """Divide rewards by a running std of the discounted return ``G <- gamma G + r`` (Welford)."""
 

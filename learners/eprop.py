@@ -18,7 +18,7 @@ with the learning signal A_t:
 - ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
   critic on the agent's spike features, learned online by TD(lambda).
 
-``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1 is large; the
+``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1, or ||E||_2^2, is large; the
 signal's size is left out, see ``obgd_step``; behind a learning convolution every weight tensor is
 bounded by its own trace, elsewhere all weights together), or with ``optimizer="rms"`` a per-weight RMSprop
 scaling. An agent built with ``temperature_start`` has its softmax's T lowered here, after each
@@ -34,12 +34,14 @@ from torch import nn
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, TemperatureSchedule,
-                                     as_batch, check_finite, nan_to_num, obgd_step, time_limit_values, transition)
+                                     as_batch, check_finite, nan_to_num, obgd_step, time_limit_values, trace_size,
+                                     transition)
 from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
 BOUND_GROUPS = ("auto", "shared", "weight")
+BOUND_NORMS = ("l1", "l2sq")
 
 
 class EProp(nn.Module):
@@ -62,6 +64,7 @@ class EProp(nn.Module):
         bound_groups: which weights share one step bound: "shared" (a convolution's kernels each on their
             own trace, every other weight together), "weight" (every weight tensor on its own), or
             "auto": "weight" where a convolution learns, "shared" otherwise.
+        bound_norm: the size of the trace the bound reads, "l1" (ObGD's) or "l2sq" (see ``trace_size``).
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -72,7 +75,7 @@ class EProp(nn.Module):
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
-                 bound_groups: str = "auto"):
+                 bound_groups: str = "auto", bound_norm: str = "l1"):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -87,9 +90,13 @@ class EProp(nn.Module):
                            gamma=gamma, critic_lr=critic_lr, critic_lambda=critic_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
-                           reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups)
+                           reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups,
+                           bound_norm=bound_norm)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
+        if bound_norm not in BOUND_NORMS:
+            raise ValueError(f"unknown bound_norm {bound_norm!r}; allowed: {', '.join(map(repr, BOUND_NORMS))}")
+        self.bound_norm = bound_norm
         if bound_groups == "auto":
             # Behind a learning convolution the dense layer's trace (its input is 256+ spike rates) sets
             # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
@@ -189,7 +196,7 @@ class EProp(nn.Module):
         own_l1 = {}
         for k, e in traces.items():
             e.mul_(lam.view(-1, *([1] * (e.dim() - 1)))).add_(g_pi[k])
-            ek = self._scale[k] * e.abs().flatten(1).sum(1)  # the bound sees each weight's own step
+            ek = self._scale[k] * trace_size(e, self.bound_norm)  # the bound sees each weight's own step
             if k in self.own_bound:
                 own_l1[k] = ek
             else:

@@ -8,6 +8,7 @@ from gymnasium import spaces
 from tracerl.agents.encoders import FrameEncoder, NormalizeEncoder, make_encoder, observation_kind
 from tracerl.agents.spiking import SpikingPolicy
 from tracerl.learners.eprop import EProp
+from tracerl.learners.common import trace_size
 
 MINATAR = spaces.Box(0.0, 1.0, (10, 10, 4), bool)  # MinAtar's observation space
 
@@ -246,11 +247,12 @@ def test_every_learner_trains_the_convolution(learner_name, kwargs):
     assert torch.isfinite(agent.layers[0].w_in).all()
 
 
-def readout_change(frontend_learn: bool, bound_groups: str = "shared") -> torch.Tensor:
+def readout_change(frontend_learn: bool, bound_groups: str = "shared", bound_norm: str = "l1") -> torch.Tensor:
     """The readout's change in the first learning step of a conv agent (the same forward either way)."""
     n = 2
     agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=n, hidden=16, frontend_learn=frontend_learn)
-    learner = EProp(agent, signal="greedy", lr=0.5, entropy=0.0, reward_scale=False, bound_groups=bound_groups)
+    learner = EProp(agent, signal="greedy", lr=0.5, entropy=0.0, reward_scale=False, bound_groups=bound_groups,
+                    bound_norm=bound_norm)
     rng = np.random.default_rng(1)
     for _ in range(5):  # activity first
         agent.act(rng.random((n, 10, 10, 4)) < 0.2)
@@ -269,6 +271,22 @@ def test_the_kernels_trace_does_not_shrink_the_other_weights_steps():
     torch.testing.assert_close(learned, frozen)
     alone = readout_change(True, bound_groups="weight")  # each tensor on its own: the dense layer's trace left out too
     assert alone.abs().max() > frozen.abs().max()
+
+
+def test_the_bound_can_read_the_traces_squared_l2_norm():
+    """bound_norm="l2sq": the same as L1 on 0/1 entries, smaller on small ones, larger on large ones.
+    In the learner only the step's size changes, not its direction (the bound is active here: lr 0.5)."""
+    ones = (torch.rand(3, 4, 5) < 0.5).float()
+    torch.testing.assert_close(trace_size(ones, "l2sq"), trace_size(ones, "l1"))
+    assert (trace_size(0.1 * ones, "l2sq") < trace_size(0.1 * ones, "l1")).all()
+    assert (trace_size(3 * ones, "l2sq") > trace_size(3 * ones, "l1")).all()
+    l1, l2sq = readout_change(True, "weight"), readout_change(True, "weight", "l2sq")
+    a, b = l1.flatten(1), l2sq.flatten(1)
+    ratio = (a * b).sum(1) / (a * a).sum(1)  # each lifetime's step has its own bound
+    torch.testing.assert_close(b, ratio[:, None] * a)
+    assert a.abs().max() > 0 and ((ratio - 1).abs() > 0.05).all()
+    with pytest.raises(ValueError, match="unknown bound_norm 'l3'; allowed: 'l1', 'l2sq'"):
+        EProp(SpikingPolicy(MINATAR, spaces.Discrete(3), n=1, hidden=8), bound_norm="l3")
 
 
 @pytest.mark.parametrize("frontend_learn, obs_space, groups", [
