@@ -41,7 +41,7 @@ from tracerl.agents.ranges import check_ranges
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
 BOUND_GROUPS = ("auto", "shared", "weight")
-BOUND_NORMS = ("l1", "l2sq")
+BOUND_NORMS = ("auto", "l1", "l2sq")
 
 
 class EProp(nn.Module):
@@ -64,7 +64,8 @@ class EProp(nn.Module):
         bound_groups: which weights share one step bound: "shared" (a convolution's kernels each on their
             own trace, every other weight together), "weight" (every weight tensor on its own), or
             "auto": "weight" where a convolution learns, "shared" otherwise.
-        bound_norm: the size of the trace the bound reads, "l1" (ObGD's) or "l2sq" (see ``trace_size``).
+        bound_norm: the size of the trace the bound reads, "l1" (ObGD's), "l2sq" (see ``trace_size``),
+            or "auto": "l2sq" where a convolution learns, "l1" otherwise.
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -75,7 +76,7 @@ class EProp(nn.Module):
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
-                 bound_groups: str = "auto", bound_norm: str = "l1"):
+                 bound_groups: str = "auto", bound_norm: str = "auto"):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -96,12 +97,17 @@ class EProp(nn.Module):
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         if bound_norm not in BOUND_NORMS:
             raise ValueError(f"unknown bound_norm {bound_norm!r}; allowed: {', '.join(map(repr, BOUND_NORMS))}")
-        self.bound_norm = bound_norm
         if bound_groups == "auto":
             # Behind a learning convolution the dense layer's trace (its input is 256+ spike rates) sets
             # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
             bound_groups = "weight" if agent.shared_weights() else "shared"
             self.config["bound_groups"] = bound_groups
+        if bound_norm == "auto":
+            # The kernels' traces, summed over positions, have entries above 1 and the dense layer's are
+            # small: L2^2 slows the first and frees the second (MinAtar 200k and 1M, docs/images.md).
+            bound_norm = "l2sq" if agent.shared_weights() else "l1"
+            self.config["bound_norm"] = bound_norm
+        self.bound_norm = bound_norm
         self.signal_bound = signal == "greedy" if signal_bound is None else signal_bound
         check_ranges(self.config)
         self.names = list(agent.weights())

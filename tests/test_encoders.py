@@ -285,20 +285,22 @@ def test_the_bound_can_read_the_traces_squared_l2_norm():
     ratio = (a * b).sum(1) / (a * a).sum(1)  # each lifetime's step has its own bound
     torch.testing.assert_close(b, ratio[:, None] * a)
     assert a.abs().max() > 0 and ((ratio - 1).abs() > 0.05).all()
-    with pytest.raises(ValueError, match="unknown bound_norm 'l3'; allowed: 'l1', 'l2sq'"):
+    with pytest.raises(ValueError, match="unknown bound_norm 'l3'; allowed: 'auto', 'l1', 'l2sq'"):
         EProp(SpikingPolicy(MINATAR, spaces.Discrete(3), n=1, hidden=8), bound_norm="l3")
 
 
-@pytest.mark.parametrize("frontend_learn, obs_space, groups", [
-    (True, MINATAR, "weight"),  # a learning convolution: every tensor on its own
-    (False, MINATAR, "shared"),  # frozen kernels: no shared weights, one bound as before
-    (True, spaces.Box(-1.0, 1.0, (6,)), "shared"),  # features
+@pytest.mark.parametrize("frontend_learn, obs_space, groups, norm", [
+    (True, MINATAR, "weight", "l2sq"),  # a learning convolution: every tensor on its own, by L2^2
+    (False, MINATAR, "shared", "l1"),  # frozen kernels: no shared weights, one L1 bound as before
+    (True, spaces.Box(-1.0, 1.0, (6,)), "shared", "l1"),  # features
 ])
-def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn, obs_space, groups):
-    """bound_groups="auto" (the default) resolves by the agent and the run's config records the choice,
-    so a resumed run keeps it; an explicit choice is kept."""
+def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn, obs_space, groups, norm):
+    """bound_groups and bound_norm "auto" (the defaults) resolve by the agent and the run's config
+    records the choice, so a resumed run keeps it; an explicit choice is kept."""
     agent = SpikingPolicy(obs_space, spaces.Discrete(3), n=2, hidden=16, frontend_learn=frontend_learn)
     learner = EProp(agent)
-    assert learner.config["bound_groups"] == groups
+    assert learner.config["bound_groups"] == groups and learner.config["bound_norm"] == norm
+    assert learner.bound_norm == norm
     assert learner.own_bound == (set(learner.names) if groups == "weight" else set(agent.shared_weights()))
-    assert EProp(agent, bound_groups="shared").config["bound_groups"] == "shared"
+    explicit = EProp(agent, bound_groups="shared", bound_norm="l1")
+    assert explicit.config["bound_groups"] == "shared" and explicit.bound_norm == "l1"
