@@ -97,15 +97,16 @@ class EProp(nn.Module):
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         if bound_norm not in BOUND_NORMS:
             raise ValueError(f"unknown bound_norm {bound_norm!r}; allowed: {', '.join(map(repr, BOUND_NORMS))}")
+        conv_learns = bool(agent.shared_weights())
         if bound_groups == "auto":
             # Behind a learning convolution the dense layer's trace (its input is 256+ spike rates) sets
             # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
-            bound_groups = "weight" if agent.shared_weights() else "shared"
+            bound_groups = "weight" if conv_learns else "shared"
             self.config["bound_groups"] = bound_groups
         if bound_norm == "auto":
             # The kernels' traces, summed over positions, have entries above 1 and the dense layer's are
             # small: L2^2 slows the first and frees the second (MinAtar 200k and 1M, docs/images.md).
-            bound_norm = "l2sq" if agent.shared_weights() else "l1"
+            bound_norm = "l2sq" if conv_learns else "l1"
             self.config["bound_norm"] = bound_norm
         self.bound_norm = bound_norm
         self.signal_bound = signal == "greedy" if signal_bound is None else signal_bound
