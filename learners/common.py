@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from tracerl.agents.policy import per_lifetime
+
 
 NUMPY_DTYPE = {torch.float32: np.float32, torch.bool: np.bool_, torch.int64: np.int64}
 
@@ -123,6 +125,57 @@ class LinearCritic(nn.Module):
 
     def reset_traces(self, mask: torch.Tensor) -> None:
         self.e.masked_fill_(mask[:, None], 0.0)
+
+
+class MLPCritic(nn.Module):
+    """V(s) = u . phi + v . relu(W phi): the linear critic plus one hidden ReLU layer, learned
+    online by TD(lambda) with one accumulating trace per tensor, as LinearCritic (streaming TD with
+    a network, Elsayed et al. 2024)::
+
+        h = relu(W phi);   dV/du = phi,   dV/dv = h,   dV/dW = (v * [W phi > 0]) outer phi
+        e_x <- gamma lambda e_x + dV/dx   for x in (u, v, W)
+        x   += obgd_step(lr, ||e_x||_1) delta_t e_x
+
+    Each tensor is bounded by its own trace, so that u steps as LinearCritic's w would. The
+    gradients are written out (no autograd: nothing but the traces is kept between steps). v starts
+    at 0, so the critic starts as the linear one and adds what a linear read of the features cannot
+    give. W starts random per lifetime (seeded as the agent's weights, ``seeds``). Measured against
+    the linear critic: level on Flappy Bird at 1M and Breakout at 200k, slower early on Flappy Bird
+    (docs/results.md); an option, not the default.
+    """
+
+    def __init__(self, n: int, feature_dim: int, lr: float = 0.05, gamma: float = 0.99, lam: float = 0.8,
+                 kappa: float = 2.0, hidden: int = 64, seeds: list[int] | None = None):
+        super().__init__()
+        self.lr, self.gamma, self.lam, self.kappa = lr, gamma, lam, kappa
+        seeds = list(range(n)) if seeds is None else seeds
+        std = 1.0 / math.sqrt(feature_dim)
+        self.register_buffer("u", torch.zeros(n, feature_dim))
+        self.register_buffer("v", torch.zeros(n, hidden))
+        self.register_buffer("W", per_lifetime(seeds, 500, lambda g: torch.randn(hidden, feature_dim, generator=g) * std))
+        for k in ("u", "v", "W"):
+            self.register_buffer("e_" + k, torch.zeros_like(getattr(self, k)))
+
+    def _hidden(self, phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pre = torch.bmm(self.W, phi[:, :, None])[:, :, 0]
+        return pre, torch.relu(pre)
+
+    def value(self, phi: torch.Tensor) -> torch.Tensor:
+        return (self.u * phi).sum(-1) + (self.v * self._hidden(phi)[1]).sum(-1)
+
+    def update(self, phi: torch.Tensor, delta: torch.Tensor) -> None:
+        pre, h = self._hidden(phi)
+        grads = {"u": phi, "v": h, "W": (self.v * (pre > 0))[:, :, None] * phi[:, None, :]}
+        for k, g in grads.items():
+            w, e = getattr(self, k), getattr(self, "e_" + k)
+            e.mul_(self.gamma * self.lam).add_(g)
+            step = obgd_step(self.lr, e.flatten(1).abs().sum(1), self.kappa) * delta
+            w.add_(e * step.view(-1, *([1] * (e.dim() - 1))))
+
+    def reset_traces(self, mask: torch.Tensor) -> None:
+        for k in ("u", "v", "W"):
+            e = getattr(self, "e_" + k)
+            e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
 
 
 def nan_to_num(x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,8 @@ with the learning signal A_t:
   step alive (CartPole) has its failure seen. Small lambda: "which recent actions paid off right
   now". (``sparse_baseline``: b tracks the non-zero rewards alone and only they carry a signal.)
 - ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
-  critic on the agent's spike features, learned online by TD(lambda).
+  critic on the agent's spike features (or, ``critic="mlp"``, one with a hidden ReLU layer besides),
+  learned online by TD(lambda).
 
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1, or ||E||_2^2, is large; the
 signal's size is left out, see ``obgd_step``; behind a learning convolution every weight tensor is
@@ -33,15 +34,16 @@ from torch import nn
 
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import (LambdaSchedule, LinearCritic, RewardBaseline, RewardScaler, TemperatureSchedule,
-                                     as_batch, check_finite, nan_to_num, obgd_step, time_limit_values, trace_size,
-                                     transition)
+from tracerl.learners.common import (LambdaSchedule, LinearCritic, MLPCritic, RewardBaseline, RewardScaler,
+                                     TemperatureSchedule, as_batch, check_finite, nan_to_num, obgd_step,
+                                     time_limit_values, trace_size, transition)
 from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")
 OPTIMIZERS = ("sgd", "rms")
 BOUND_GROUPS = ("auto", "shared", "weight")
 BOUND_NORMS = ("auto", "l1", "l2sq")
+CRITICS = ("linear", "mlp")
 
 
 class EProp(nn.Module):
@@ -54,7 +56,8 @@ class EProp(nn.Module):
         trace_lambda: lambda of the policy-gradient trace; lambda_schedule / lambda_end /
             lambda_steps: how it widens over the lifetime (see LambdaSchedule).
         gamma: discount of the critic (td).
-        critic_lr, critic_lambda: TD(lambda) critic.
+        critic_lr, critic_lambda: TD(lambda) critic; critic: "linear" (LinearCritic) or "mlp" (MLPCritic,
+            a hidden ReLU layer of critic_hidden units besides the linear read).
         entropy: coefficient c_H of the entropy term.
         baseline_beta, sparse_baseline: greedy baseline.
         bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
@@ -76,7 +79,8 @@ class EProp(nn.Module):
                  critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
-                 bound_groups: str = "auto", bound_norm: str = "auto"):
+                 bound_groups: str = "auto", bound_norm: str = "auto", critic: str = "linear",
+                 critic_hidden: int = 64):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -92,11 +96,13 @@ class EProp(nn.Module):
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
                            reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups,
-                           bound_norm=bound_norm)
+                           bound_norm=bound_norm, critic=critic, critic_hidden=critic_hidden)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         if bound_norm not in BOUND_NORMS:
             raise ValueError(f"unknown bound_norm {bound_norm!r}; allowed: {', '.join(map(repr, BOUND_NORMS))}")
+        if critic not in CRITICS:
+            raise ValueError(f"unknown critic {critic!r}; allowed: {', '.join(map(repr, CRITICS))}")
         conv_learns = bool(agent.shared_weights())
         if bound_groups == "auto":
             # Behind a learning convolution the dense layer's trace (its input is 256+ spike rates) sets
@@ -123,7 +129,11 @@ class EProp(nn.Module):
                 self.register_buffer(self._buf("sq", k), torch.zeros_like(w))
         self.schedule = LambdaSchedule(n, trace_lambda, lambda_schedule, lambda_end, lambda_steps)
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
-        self.critic = LinearCritic(n, agent.features().shape[1], critic_lr, gamma, critic_lambda) if signal == "td" else None
+        self.critic = None
+        if signal == "td":
+            dim = agent.features().shape[1]
+            self.critic = (LinearCritic(n, dim, critic_lr, gamma, critic_lambda) if critic == "linear" else
+                           MLPCritic(n, dim, critic_lr, gamma, critic_lambda, hidden=critic_hidden, seeds=agent.seeds))
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
         self.temperature = TemperatureSchedule.of(agent)
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))

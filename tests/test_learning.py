@@ -439,6 +439,54 @@ def test_critic_settles_at_the_td_fixed_point_under_skewed_td_errors():
     assert abs(np.mean(values) - 1 / (1 - gamma * 0.95)) < 1.0, np.mean(values)
 
 
+def test_mlp_critic_traces_are_the_discounted_sum_of_autograd_gradients():
+    """MLPCritic's written-out gradients, accumulated as its traces, against autograd over a short
+    window (with the weights held: a zero TD error), and its value against the same network's."""
+    from tracerl.learners.common import MLPCritic
+    gen = torch.Generator().manual_seed(0)
+    n, dim, gamma, lam = 3, 6, 0.9, 0.7
+    critic = MLPCritic(n, dim, lr=0.1, gamma=gamma, lam=lam, hidden=5, seeds=[0, 1, 2])
+    critic.u.copy_(torch.randn(n, dim, generator=gen))
+    critic.v.copy_(torch.randn(n, 5, generator=gen))
+    params = {k: getattr(critic, k).clone().requires_grad_(True) for k in ("u", "v", "W")}
+    want = {k: torch.zeros_like(p) for k, p in params.items()}
+    for _ in range(4):
+        phi = torch.randn(n, dim, generator=gen)
+        hidden = torch.relu(torch.einsum("nhf,nf->nh", params["W"], phi))
+        value = (params["u"] * phi).sum(-1) + (params["v"] * hidden).sum(-1)
+        torch.testing.assert_close(critic.value(phi), value.detach())
+        grads = torch.autograd.grad(value.sum(), list(params.values()))
+        for (k, w), g in zip(want.items(), grads):
+            want[k] = gamma * lam * w + g
+        critic.update(phi, torch.zeros(n))
+    for k, w in want.items():
+        torch.testing.assert_close(getattr(critic, "e_" + k), w)
+    assert (critic.W != 0).all() and not torch.equal(critic.W[0], critic.W[1])  # random, per lifetime
+
+
+def test_mlp_critic_fits_a_value_a_linear_critic_cannot():
+    """Each step a state (x1, x2) in {0, 1}^2 whose value is x1 XOR x2 (one-step episodes). The best
+    linear fit on (x1, x2, 1) leaves a squared error of 0.25; the hidden layer fits it."""
+    from tracerl.learners.common import LinearCritic, MLPCritic
+    gen = torch.Generator().manual_seed(0)
+    n = 8
+    critics = {"linear": LinearCritic(n, 3, lr=0.05, gamma=0.9, lam=0.0),
+               "mlp": MLPCritic(n, 3, lr=0.05, gamma=0.9, lam=0.0, hidden=16, seeds=list(range(n)))}
+    errors = {k: [] for k in critics}
+    for t in range(6000):
+        x = torch.randint(0, 2, (n, 2), generator=gen).float()
+        phi = torch.cat([x, torch.ones(n, 1)], 1)
+        target = (x[:, 0] != x[:, 1]).float()
+        for k, c in critics.items():
+            delta = target - c.value(phi)
+            c.update(phi, delta)
+            c.reset_traces(torch.ones(n, dtype=torch.bool))
+            if t >= 5000:
+                errors[k].append(delta.pow(2).mean().item())
+    linear, mlp = np.mean(errors["linear"]), np.mean(errors["mlp"])
+    assert linear > 0.2 and mlp < 0.05, (linear, mlp)
+
+
 @pytest.mark.slow
 def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward():
     """No preset, CartPole's own +1 per step (a dense, same-signed reward that used to drive every
@@ -635,3 +683,23 @@ def test_every_learner_raises_the_return_on_a_one_step_bandit(learner_name, kwar
     assert last > 0.9, (first, last)  # right at least 95% of the time by the end (chance: 0)
     _, wrong_sign = one_step_bandit(learner_name, kwargs, steps=600, sign=-1.0)
     assert wrong_sign < 0.0  # rewarding the wrong action teaches the wrong action: the signal's sign matters
+
+
+def test_eprop_takes_the_mlp_critic_by_name():
+    """``critic="mlp"`` builds the MLP critic on the agent's features; its state is in the learner's
+    state_dict (so a checkpoint keeps it); a bad name is one line naming the allowed ones."""
+    from gymnasium import spaces
+    from tracerl.agents.spiking import SpikingPolicy
+    from tracerl.learners.common import MLPCritic
+    from tracerl.learners.eprop import EProp
+    agent = SpikingPolicy(spaces.Box(-1, 1, (3,), np.float32), spaces.Discrete(2), n=2, hidden=8)
+    learner = EProp(agent, critic="mlp", critic_hidden=5)
+    assert isinstance(learner.critic, MLPCritic) and learner.critic.W.shape == (2, 5, agent.feature_dim)
+    assert {"critic.W", "critic.e_W", "critic.v"} <= set(learner.state_dict())
+    obs = np.zeros((2, 3), np.float32)
+    for t in range(20):
+        agent.act(obs + t / 20)
+        learner.step(np.ones(2), np.zeros(2, bool), obs + (t + 1) / 20)
+    assert learner.critic.v.abs().sum() > 0  # the hidden layer's read has learned
+    with pytest.raises(ValueError, match="unknown critic 'deep'; allowed: 'linear', 'mlp'"):
+        EProp(agent, critic="deep")
