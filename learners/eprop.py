@@ -35,7 +35,7 @@ from torch import nn
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, MLPCritic, RewardBaseline, RewardScaler,
-                                     TemperatureSchedule, as_batch, check_finite, nan_to_num, obgd_step,
+                                     TemperatureSchedule, as_batch, check_finite, default_entropy, nan_to_num, obgd_step,
                                      time_limit_values, trace_size, transition)
 from tracerl.agents.ranges import check_ranges
 
@@ -58,7 +58,8 @@ class EProp(nn.Module):
         gamma: discount of the critic (td).
         critic_lr, critic_lambda: TD(lambda) critic; critic: "linear" (LinearCritic) or "mlp" (MLPCritic,
             a hidden ReLU layer of critic_hidden units besides the linear read).
-        entropy: coefficient c_H of the entropy term.
+        entropy: coefficient c_H of the entropy term; None: ``default_entropy(agent)``, 0.01 where a
+            convolution learns, 0.003 elsewhere.
         baseline_beta, sparse_baseline: greedy baseline.
         bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
         signal_bound: the bound also sees the signal, ``lr_eff = lr / max(lr kappa max(|A|, 1) ||E||_1, 1)``
@@ -76,7 +77,7 @@ class EProp(nn.Module):
     def __init__(self, agent: Policy, signal: str = "td", lr: float = 0.01, hidden_lr: float = 1.0,
                  trace_lambda: float = 0.9, lambda_schedule: str = "constant", lambda_end: float | None = None,
                  lambda_steps: int = 200_000, gamma: float = 0.99, critic_lr: float = 0.05,
-                 critic_lambda: float = 0.8, entropy: float = 0.003, baseline_beta: float = 0.99,
+                 critic_lambda: float = 0.8, entropy: float | None = None, baseline_beta: float = 0.99,
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
                  bound_groups: str = "auto", bound_norm: str = "auto", critic: str = "linear",
@@ -109,6 +110,8 @@ class EProp(nn.Module):
             # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
             bound_groups = "weight" if conv_learns else "shared"
             self.config["bound_groups"] = bound_groups
+        if entropy is None:
+            self.entropy = self.config["entropy"] = default_entropy(agent)
         if bound_norm == "auto":
             # The kernels' traces, summed over positions, have entries above 1 and the dense layer's are
             # small: L2^2 slows the first and frees the second (MinAtar 200k and 1M, docs/images.md).

@@ -14,7 +14,8 @@ import copy
 
 DEFAULT = {
     "agent": {"hidden": 128, "ticks": 4},
-    "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": 0.003, "reward_scale": True},
+    # entropy None: 0.003, or 0.01 where a convolution learns (learners.common.default_entropy)
+    "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": None, "reward_scale": True},
     "reward": "env",
     "env": {},
 }

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import RewardBaseline, TemperatureSchedule, as_batch, check_finite, obgd_step, transition
+from tracerl.learners.common import (RewardBaseline, TemperatureSchedule, as_batch, check_finite, default_entropy,
+                                     obgd_step, transition)
 from tracerl.agents.ranges import check_ranges
 
 
@@ -34,17 +35,19 @@ class Reflect(nn.Module):
         agent: the policy. signal: "greedy" (the only one; the signal is the greedy advantage).
         lr: step size, bounded as in ObGD with ``bound_kappa`` (0: plain SGD).
         trace_lambda: decay of the input and action traces.
-        entropy, baseline_beta, sparse_baseline: as in :class:`tracerl.learners.eprop.EProp`.
+        entropy, baseline_beta, sparse_baseline: as in :class:`tracerl.learners.eprop.EProp` (entropy None:
+            ``default_entropy(agent)``, as the default preset gives it).
     """
 
     def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.01, trace_lambda: float = 0.9,
-                 entropy: float = 0.01, baseline_beta: float = 0.99, sparse_baseline: bool = True,
+                 entropy: float | None = 0.01, baseline_beta: float = 0.99, sparse_baseline: bool = True,
                  bound_kappa: float = 0.5):
         super().__init__()
         if signal != "greedy":
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")
         object.__setattr__(self, "agent", agent)
         n = agent.n
+        entropy = default_entropy(agent) if entropy is None else entropy
         self.n, self.lr, self.lam, self.entropy, self.bound_kappa = n, lr, trace_lambda, entropy, bound_kappa
         self.config = dict(signal=signal, lr=lr, trace_lambda=trace_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline, bound_kappa=bound_kappa)
