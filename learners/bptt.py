@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import LinearCritic, as_batch, check_finite, time_limit_values, transition
+from tracerl.learners.common import (LinearCritic, as_batch, check_finite, default_entropy, time_limit_values,
+                                     transition)
 from tracerl.agents.ranges import check_ranges
 
 
@@ -29,7 +30,7 @@ class BPTT(nn.Module):
     """Truncated-BPTT policy gradient, the graph held and differentiated every ``truncation`` env steps."""
 
     def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.001, truncation: int = 100,
-                 gamma: float = 0.99, entropy: float = 0.01, baseline_beta: float = 0.99, clip: float = 1.0,
+                 gamma: float = 0.99, entropy: float | None = 0.01, baseline_beta: float = 0.99, clip: float = 1.0,
                  critic_lr: float = 0.05, critic_lambda: float = 0.8):
         super().__init__()
         if signal not in ("greedy", "td"):
@@ -39,6 +40,7 @@ class BPTT(nn.Module):
                              f"is lowered by eprop and reflect only; allowed: no temperature_start with bptt")
         object.__setattr__(self, "agent", agent)
         n = agent.n
+        entropy = default_entropy(agent) if entropy is None else entropy  # None: as the default preset gives it
         self.n, self.signal, self.lr, self.truncation, self.gamma = n, signal, lr, truncation, gamma
         self.entropy, self.baseline_beta, self.clip = entropy, baseline_beta, clip
         self.config = dict(signal=signal, lr=lr, truncation=truncation, gamma=gamma, entropy=entropy,

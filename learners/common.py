@@ -152,7 +152,8 @@ class MLPCritic(nn.Module):
         std = 1.0 / math.sqrt(feature_dim)
         self.register_buffer("u", torch.zeros(n, feature_dim))
         self.register_buffer("v", torch.zeros(n, hidden))
-        self.register_buffer("W", per_lifetime(seeds, 500, lambda g: torch.randn(hidden, feature_dim, generator=g) * std))
+        self.register_buffer("W", per_lifetime(seeds, 500,
+                                               lambda g: torch.randn(hidden, feature_dim, generator=g) * std))
         for k in ("u", "v", "W"):
             self.register_buffer("e_" + k, torch.zeros_like(getattr(self, k)))
 
@@ -182,8 +183,8 @@ def default_entropy(agent) -> float:
     """The entropy coefficient c_H where a preset gives none (``entropy=None``): 0.01 where a
     convolution learns, 0.003 elsewhere. Behind a convolution the policy turned near-deterministic
     early (Breakout: entropy 0.08 by 200k, 0.03 by 1M) and its gradients, (1 - pi) for the chosen
-    action, fade with it; 0.01 keeps it learning (Breakout 1M 5.75 -> 6.93, 5 of 5 higher,
-    docs/images.md). Games from features keep 0.003, as measured there."""
+    action, fade with it; 0.01 keeps it learning (Breakout at 1M, median of 10: 5.63 -> 6.44, 8 of
+    10 higher; docs/images.md). Games from features keep 0.003, as measured there."""
     return 0.01 if agent.shared_weights() else 0.003
 
 

@@ -35,8 +35,8 @@ from torch import nn
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, MLPCritic, RewardBaseline, RewardScaler,
-                                     TemperatureSchedule, as_batch, check_finite, default_entropy, nan_to_num, obgd_step,
-                                     time_limit_values, trace_size, transition)
+                                     TemperatureSchedule, as_batch, check_finite, default_entropy, nan_to_num,
+                                     obgd_step, time_limit_values, trace_size, transition)
 from tracerl.agents.ranges import check_ranges
 
 SIGNALS = ("greedy", "td")

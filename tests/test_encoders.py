@@ -298,6 +298,7 @@ def test_the_bound_can_read_the_traces_squared_l2_norm():
 def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn, obs_space, groups, norm, entropy):
     """bound_groups and bound_norm "auto" and entropy None (the defaults) resolve by the agent and the
     run's config records the choice, so a resumed run keeps it; an explicit choice is kept."""
+    from tracerl.learners.bptt import BPTT
     from tracerl.learners.reflect import Reflect
     agent = SpikingPolicy(obs_space, spaces.Discrete(3), n=2, hidden=16, frontend_learn=frontend_learn)
     learner = EProp(agent)
@@ -305,7 +306,7 @@ def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn,
     assert learner.bound_norm == norm
     assert learner.own_bound == (set(learner.names) if groups == "weight" else set(agent.shared_weights()))
     assert learner.entropy == learner.config["entropy"] == entropy
-    assert Reflect(agent, entropy=None).entropy == entropy  # as the default preset gives it
+    assert Reflect(agent, entropy=None).entropy == BPTT(agent, entropy=None).entropy == entropy  # the default preset
     explicit = EProp(agent, bound_groups="shared", bound_norm="l1", entropy=0.02)
     assert explicit.config["bound_groups"] == "shared" and explicit.bound_norm == "l1"
     assert explicit.entropy == explicit.config["entropy"] == 0.02
