@@ -11,28 +11,50 @@ Two independent pieces:
 
 from __future__ import annotations
 
-from typing import Callable
+from bisect import bisect_left
+from functools import lru_cache
+from typing import Callable, Sequence
 
 import numpy as np
 
 
-def raster_rects(rects: np.ndarray, shade: np.ndarray, height: int, width: int, scale: float) -> np.ndarray:
-    """Rasterise rectangles into uint8 images of shape (N, height, width).
+def raster_rects(rects: Sequence[tuple], shade: Sequence[int], height: int, width: int, scale: float) -> np.ndarray:
+    """Rasterise rectangles into a uint8 image (height, width), or N images (N, height, width).
 
     Args:
-        rects: (N, R, 4) float array of rectangles ``x0, y0, x1, y1`` in game pixels, one row per
-            rectangle and game. A rectangle with x1 <= x0 draws nothing.
-        shade: (R,) uint8 gray level of each rectangle; where rectangles overlap the brighter wins.
+        rects: R rectangles ``(x0, y0, x1, y1)`` in game pixels. Each coordinate is a number (one
+            image) or an (N,) array (N images; numbers then stand for every game). A rectangle with
+            x1 <= x0 draws nothing.
+        shade: R uint8 gray levels; where rectangles overlap the brighter wins.
         height, width: size of the image in cells; one cell covers ``scale`` x ``scale`` game pixels.
 
-    A cell is lit when its centre lies inside the rectangle.
+    A cell is lit when its centre lies inside the rectangle: ``x0 <= cx < x1`` and ``y0 <= cy < y1``.
+    One image is painted slice by slice (the cells are found by bisection: ~10 us, against ~40 us
+    for the masks at one game, a tenth of a whole learning step on Pong from pixels); N images by
+    masks, one rectangle at a time.
     """
-    cy = (np.arange(height) + 0.5) * scale
-    cx = (np.arange(width) + 0.5) * scale
-    rows = (cy >= rects[..., 1:2]) & (cy < rects[..., 3:4])  # (N, R, height)
-    cols = (cx >= rects[..., 0:1]) & (cx < rects[..., 2:3])  # (N, R, width)
-    lit = rows[..., :, None] & cols[..., None, :]  # (N, R, height, width)
-    return (lit * shade[None, :, None, None]).max(axis=1).astype(np.uint8)
+    cy, cx = _centres(height, scale), _centres(width, scale)
+    order = sorted(range(len(rects)), key=lambda r: shade[r])  # dimmest first: the brighter is painted over it
+    if not any(isinstance(c, np.ndarray) and c.ndim for rect in rects for c in rect):
+        img = np.zeros((height, width), np.uint8)
+        for r in order:
+            x0, y0, x1, y1 = rects[r]
+            img[bisect_left(cy, y0):bisect_left(cy, y1), bisect_left(cx, x0):bisect_left(cx, x1)] = shade[r]
+        return img
+    n = max(np.size(c) for rect in rects for c in rect)
+    img = np.zeros((n, height, width), np.uint8)
+    ys, xs = np.array(cy), np.array(cx)
+    for r in order:
+        x0, y0, x1, y1 = (np.reshape(c, (-1, 1)) for c in rects[r])  # (N or 1, 1)
+        rows, cols = (ys >= y0) & (ys < y1), (xs >= x0) & (xs < x1)  # (N or 1, height), (N or 1, width)
+        np.copyto(img, shade[r], where=rows[:, :, None] & cols[:, None, :])
+    return img
+
+
+@lru_cache(maxsize=None)
+def _centres(cells: int, scale: float) -> list[float]:
+    """The centres of ``cells`` cells of ``scale`` game pixels each, in game pixels."""
+    return ((np.arange(cells) + 0.5) * scale).tolist()
 
 
 class PygameView:

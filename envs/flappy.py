@@ -67,14 +67,13 @@ def _features(y, vy, px, top, gap, place: bool = False) -> np.ndarray:
 
 
 def _pixels(y, px, top, gap) -> np.ndarray:
-    """(N, 128, 72) grayscale images: bird 255, pipes 150, ground 90."""
-    n = len(y)
-    bird = np.stack([np.full(n, BIRD_X), y, np.full(n, BIRD_X + BIRD_W), y + BIRD_H], -1)[:, None]
-    upper = np.stack([px, np.zeros_like(px), px + PIPE_W, top], -1)
-    lower = np.stack([px, top + gap, px + PIPE_W, np.full_like(px, BASE_Y)], -1)
-    ground = np.tile(np.array([0.0, BASE_Y, WIDTH, HEIGHT]), (n, 1, 1))
-    rects = np.concatenate([bird, upper, lower, ground], axis=1)
-    shade = np.array([255] + [150] * (2 * N_PIPES) + [90], np.uint8)
+    """Grayscale images, bird 255, pipes 150, ground 90: (128, 72) from a number ``y`` and the
+    N_PIPES pipes' ``px``, ``top``; (N, 128, 72) from (N,) ``y`` and (N, N_PIPES) ``px``, ``top``."""
+    px, top = np.asarray(px), np.asarray(top)
+    pipes = [(px[..., j], top[..., j]) for j in range(N_PIPES)]
+    rects = [(BIRD_X, y, BIRD_X + BIRD_W, y + BIRD_H), *((x, 0.0, x + PIPE_W, t) for x, t in pipes),
+             *((x, t + gap, x + PIPE_W, BASE_Y) for x, t in pipes), (0.0, BASE_Y, WIDTH, HEIGHT)]
+    shade = (255,) + (150,) * (2 * N_PIPES) + (90,)
     return raster_rects(rects, shade, HEIGHT // PIXEL_SCALE, WIDTH // PIXEL_SCALE, PIXEL_SCALE)
 
 
@@ -207,7 +206,7 @@ class FlappyBirdEnv(GameState, gym.Env):
 
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":
-            return _pixels(np.array([self.y]), np.array([self.px]), np.array([self.top]), self.gap)[0]
+            return _pixels(self.y, self.px, self.top, self.gap)
         return _features(np.array([self.y]), np.array([self.vy]), np.array([self.px]), np.array([self.top]),
                          self.gap, self.obs_type == "gap")[0]
 

@@ -68,18 +68,11 @@ def _observation_space(obs_type: str) -> spaces.Box:
 
 
 def _pixels(bx, by, py, oy, wall: bool) -> np.ndarray:
-    """Grayscale images (N, 60, 80) of N courts, from (N,) arrays of ball and paddle positions."""
-    n = len(bx)
-    opp = (np.zeros(n), np.zeros(n), np.full(n, LEFT_FACE), np.full(n, HEIGHT)) if wall else \
-        (np.full(n, MARGIN), oy - PADDLE_H / 2, np.full(n, LEFT_FACE), oy + PADDLE_H / 2)
-    rects = np.stack([
-        np.stack([bx - BALL_R, by - BALL_R, bx + BALL_R, by + BALL_R], -1),
-        np.stack([np.full(n, RIGHT_FACE), py - PADDLE_H / 2, np.full(n, RIGHT_FACE + PADDLE_W),
-                  py + PADDLE_H / 2], -1),
-        np.stack(opp, -1),
-    ], axis=1)
-    return raster_rects(rects, np.array([255, 200, 120], np.uint8), HEIGHT // PIXEL_SCALE,
-                        WIDTH // PIXEL_SCALE, PIXEL_SCALE)
+    """Grayscale court: (60, 80) from numbers, (N, 60, 80) from (N,) arrays of ball and paddle positions."""
+    opp = (0.0, 0.0, LEFT_FACE, HEIGHT) if wall else (MARGIN, oy - PADDLE_H / 2, LEFT_FACE, oy + PADDLE_H / 2)
+    rects = [(bx - BALL_R, by - BALL_R, bx + BALL_R, by + BALL_R),
+             (RIGHT_FACE, py - PADDLE_H / 2, RIGHT_FACE + PADDLE_W, py + PADDLE_H / 2), opp]
+    return raster_rects(rects, (255, 200, 120), HEIGHT // PIXEL_SCALE, WIDTH // PIXEL_SCALE, PIXEL_SCALE)
 
 
 class PongEnv(GameState, gym.Env):
@@ -214,8 +207,7 @@ class PongEnv(GameState, gym.Env):
 
     def _obs(self) -> np.ndarray:
         if self.obs_type == "pixels":
-            one = np.array([self.bx]), np.array([self.by]), np.array([self.py]), np.array([self.oy])
-            return _pixels(*one, self.opponent == "wall")[0]
+            return _pixels(self.bx, self.by, self.py, self.oy, self.opponent == "wall")
         oy = 0.0 if self.opponent == "wall" else self.oy * (2 / HEIGHT) - 1
         return np.array([self.bx * (2 / WIDTH) - 1, self.by * (2 / HEIGHT) - 1, self.vx / MAX_SPEED,
                          self.vy / MAX_SPEED, self.py * (2 / HEIGHT) - 1, oy], np.float32)

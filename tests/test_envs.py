@@ -197,6 +197,31 @@ def test_flappy_gap_observation_places_the_bird_within_each_gap():
         np.testing.assert_allclose(env._obs()[8:], want, atol=1e-6)
 
 
+def test_raster_rects_lights_cells_by_centre_brighter_on_top_one_image_as_a_batch_row():
+    """A cell is lit when its centre is inside the rectangle; where two overlap the brighter shows
+    whichever comes first; an empty rectangle draws nothing; one image (numbers) is the batch's row."""
+    from tracerl.envs.draw import raster_rects
+
+    # cells of 2 px: centres 1, 3, 5, 7. x in [3, 7) holds centres 3, 5; y in [1, 3) holds 1 only.
+    want = np.zeros((4, 4), np.uint8)
+    want[0, 1:3] = 200
+    np.testing.assert_array_equal(raster_rects([(3.0, 1.0, 7.0, 3.0)], [200], 4, 4, 2.0), want)
+    np.testing.assert_array_equal(raster_rects([(np.full(2, 3.0), 1.0, 7.0, 3.0)], [200], 4, 4, 2.0), [want, want])
+    big, small, empty = (0.0, 0.0, 8.0, 8.0), (2.0, 2.0, 6.0, 6.0), (5.0, 0.0, 5.0, 8.0)
+    for rects, shade in [([big, small, empty], [90, 255, 150]), ([small, big, empty], [255, 90, 150])]:
+        img = raster_rects(rects, shade, 4, 4, 2.0)
+        assert img[0, 0] == 90 and (img[1:3, 1:3] == 255).all() and not (img == 150).any()
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(-5, 45, (6, 3, 2))
+    wh = rng.uniform(-3, 15, (6, 3, 2))
+    rects = [(xy[:, r, 0], xy[:, r, 1], xy[:, r, 0] + wh[:, r, 0], xy[:, r, 1] + wh[:, r, 1]) for r in range(3)]
+    batch = raster_rects(rects, [120, 255, 200], 10, 8, 5.0)
+    assert batch.shape == (6, 10, 8) and batch.any()
+    for i in range(6):
+        np.testing.assert_array_equal(raster_rects([tuple(float(c[i]) for c in r) for r in rects],
+                                                   [120, 255, 200], 10, 8, 5.0), batch[i])
+
+
 @pytest.mark.parametrize("env_id,kwargs", [
     (PONG, {}), (PONG, {"opponent": "wall", "reward": "points"}), (PONG, {"obs_type": "pixels"}),
     (PONG, {"episodic": True, "opponent": "wall"}),
