@@ -29,6 +29,8 @@ Nothing but fixed-size traces is kept between steps, and no autograd graph is bu
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -60,6 +62,10 @@ class EProp(nn.Module):
             a hidden ReLU layer of critic_hidden units besides the linear read).
         entropy: coefficient c_H of the entropy term; None: ``default_entropy(agent)``, 0.01 where a
             convolution learns, 0.003 elsewhere.
+        entropy_target: keep the policy's entropy from falling below this fraction of its largest,
+            H* = target log |A| (SAC's automatic coefficient, on a log scale, as a floor): c_H becomes
+            per lifetime, starts at ``entropy`` and moves every step by ``log c_H += entropy_rate (H* -
+            H(pi_t))`` within [``entropy``, 1]: it rises only while the policy is surer than H*. None: fixed.
         baseline_beta, sparse_baseline: greedy baseline.
         bound_kappa: ObGD bound of the actor step (0 turns it off); optimizer: "sgd" or "rms".
         signal_bound: the bound also sees the signal, ``lr_eff = lr / max(lr kappa max(|A|, 1) ||E||_1, 1)``
@@ -81,7 +87,7 @@ class EProp(nn.Module):
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
                  bound_groups: str = "auto", bound_norm: str = "auto", critic: str = "linear",
-                 critic_hidden: int = 64):
+                 critic_hidden: int = 64, entropy_target: float | None = None, entropy_rate: float = 1e-3):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -97,7 +103,8 @@ class EProp(nn.Module):
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline,
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
                            reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups,
-                           bound_norm=bound_norm, critic=critic, critic_hidden=critic_hidden)
+                           bound_norm=bound_norm, critic=critic, critic_hidden=critic_hidden,
+                           entropy_target=entropy_target, entropy_rate=entropy_rate)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         if bound_norm not in BOUND_NORMS:
@@ -139,6 +146,11 @@ class EProp(nn.Module):
                            MLPCritic(n, dim, critic_lr, gamma, critic_lambda, hidden=critic_hidden, seeds=agent.seeds))
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
         self.temperature = TemperatureSchedule.of(agent)
+        self.entropy_target = None if entropy_target is None else entropy_target * math.log(agent.n_actions)
+        self.entropy_rate = entropy_rate
+        if self.entropy_target is not None:
+            self._coef_floor = max(float(self.entropy), 1e-4)
+            self.register_buffer("entropy_coef", torch.full((n,), self._coef_floor))
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
     @staticmethod
@@ -197,7 +209,8 @@ class EProp(nn.Module):
             r = self.scaler(r, done)
         lam = self.schedule.lam
         g_pi = agent.local_grads(agent.logp_cotangent())
-        g_h = agent.local_grads(agent.entropy_cotangent()) if self.entropy else None
+        adaptive = self.entropy_target is not None
+        g_h = agent.local_grads(agent.entropy_cotangent()) if self.entropy or adaptive else None
         entropy = agent.entropy()
 
         if self.signal == "td":
@@ -239,7 +252,7 @@ class EProp(nn.Module):
             shape = (-1,) + (1,) * (w.dim() - 1)
             u = traces[k] * safe_adv.view(shape)
             if g_h is not None:
-                u = u + self.entropy * g_h[k]
+                u = u + (self.entropy_coef.view(shape) if adaptive else self.entropy) * g_h[k]
             if self.optimizer == "rms":
                 sq = getattr(self, self._buf("sq", k))
                 sq.mul_(self.rms_beta).addcmul_(u, u, value=1 - self.rms_beta)
@@ -258,11 +271,16 @@ class EProp(nn.Module):
         self.schedule.update(r)
         if self.temperature is not None:  # after this step's gradients, which saw the T that chose its action
             self.temperature(raw, agent.temp)
+        if adaptive:  # after the step, which used the coefficient of the entropy it saw
+            log_c = torch.log(self.entropy_coef) + self.entropy_rate * (self.entropy_target - entropy)
+            self.entropy_coef.copy_(torch.exp(log_c).clamp(self._coef_floor, 1.0))
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
                "trace_l1": total_l1, "finite": finite.all()}
         if self.temperature is not None:
             out["temperature"] = agent.temp[:, 0].clone()
+        if adaptive:
+            out["entropy_coef"] = self.entropy_coef.clone()
         if self.signal == "td":
             out["value"] = v
         else:

@@ -487,6 +487,32 @@ def test_mlp_critic_fits_a_value_a_linear_critic_cannot():
     assert linear > 0.2 and mlp < 0.05, (linear, mlp)
 
 
+def test_an_entropy_target_holds_a_policy_that_would_collapse():
+    """A bandit that pays one of three actions: with a fixed small entropy coefficient the policy
+    turns near-deterministic; with ``entropy_target=0.5`` the coefficient rises from its floor (the
+    fixed value, kept while the policy is less sure than the target) until the entropy sits near half
+    of log 3."""
+    torch.set_num_threads(1)
+    obs = np.tile(np.array([0.5, -0.5, 0.2, 0.9], np.float32), (2, 1))
+
+    def life(**kwargs):
+        agent = make_agent("spiking", spaces.Box(-1, 1, (4,), np.float32), spaces.Discrete(3), n=2, seed=0,
+                           hidden=32)
+        learner = EProp(agent, signal="greedy", lr=0.01, entropy=0.003, **kwargs)
+        entropy, coef = [], []
+        for _ in range(3000):
+            a = agent.act(obs)
+            out = learner.step((a == 0).astype(np.float32), np.zeros(2, bool), obs, np.zeros(2, bool))
+            entropy.append(out["entropy"])
+            coef.append(out.get("entropy_coef", torch.full((2,), 0.003)))
+        return torch.stack(entropy[-500:]).mean(0) / math.log(3), torch.stack(coef)
+
+    fixed, _ = life()
+    held, coef = life(entropy_target=0.5, entropy_rate=0.01)
+    assert (fixed < 0.2).all() and (held > 0.3).all() and (held < 0.7).all(), (fixed, held)
+    assert (coef[0] == 0.003).all() and (coef >= 0.003).all() and (coef[-1] > 0.005).all()
+
+
 @pytest.mark.slow
 def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward():
     """No preset, CartPole's own +1 per step (a dense, same-signed reward that used to drive every
