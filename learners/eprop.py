@@ -184,7 +184,7 @@ class EProp(nn.Module):
         cut, boot = time_limit_values(self.agent, self.critic, terminated, truncated, final_obs, n)
         out = self._step_fn(r, terminal, done, obs, cut, boot)
         if not bool(out.pop("finite")):
-            check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_l1"])
+            check_finite(int(self.steps) - 1, advantage=out["advantage"], trace=out["trace_size"])
         return out
 
     @property
@@ -234,8 +234,8 @@ class EProp(nn.Module):
                 own_l1[k] = ek
             else:
                 l1 = l1 + ek
-        total_l1 = l1 + sum(own_l1.values()) if own_l1 else l1
-        finite = torch.isfinite(advantage) & torch.isfinite(total_l1)
+        total_size = l1 + sum(own_l1.values()) if own_l1 else l1
+        finite = torch.isfinite(advantage) & torch.isfinite(total_size)
 
         if self.optimizer == "sgd":
             signal = advantage if self.signal_bound else None
@@ -276,7 +276,7 @@ class EProp(nn.Module):
             self.entropy_coef.copy_(torch.exp(log_c).clamp(self._coef_floor, 1.0))
         self.steps.add_(1)
         out = {"advantage": advantage, "update_norm": update_sq.sqrt(), "entropy": entropy, "lambda": lam,
-               "trace_l1": total_l1, "finite": finite.all()}
+               "trace_size": total_size, "finite": finite.all()}  # as the bound reads it: L1, or L2^2 (bound_norm)
         if self.temperature is not None:
             out["temperature"] = agent.temp[:, 0].clone()
         if adaptive:
