@@ -179,12 +179,15 @@ class MLPCritic(nn.Module):
             e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
 
 
-def default_entropy(agent) -> float:
-    """The entropy coefficient c_H where a preset gives none (``entropy=None``): 0.01 where a
-    convolution learns, 0.003 elsewhere. Behind a convolution the policy turned near-deterministic
-    early (Breakout: entropy 0.08 by 200k, 0.03 by 1M) and its gradients, (1 - pi) for the chosen
-    action, fade with it; 0.01 keeps it learning (Breakout at 1M, median of 10: 5.63 -> 6.44, 8 of
-    10 higher; docs/images.md). Games from features keep 0.003, as measured there."""
+def default_entropy(agent, entropy: float | None = None) -> float:
+    """``entropy`` where given; where a preset gives none (``entropy=None``), the default entropy
+    coefficient c_H: 0.01 where a convolution learns, 0.003 elsewhere. Behind a convolution the
+    policy turned near-deterministic early (Breakout: entropy 0.08 by 200k, 0.03 by 1M) and its
+    gradients, (1 - pi) for the chosen action, fade with it; 0.01 keeps it learning (Breakout at
+    1M, median of 10: 5.63 -> 6.44, 8 of 10 higher; docs/images.md). Games from features keep
+    0.003, as measured there."""
+    if entropy is not None:
+        return entropy
     return 0.01 if agent.shared_weights() else 0.003
 
 

@@ -117,8 +117,7 @@ class EProp(nn.Module):
             # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
             bound_groups = "weight" if conv_learns else "shared"
             self.config["bound_groups"] = bound_groups
-        if entropy is None:
-            self.entropy = self.config["entropy"] = default_entropy(agent)
+        self.entropy = self.config["entropy"] = default_entropy(agent, entropy)
         if bound_norm == "auto":
             # The kernels' traces, summed over positions, have entries above 1 and the dense layer's are
             # small: L2^2 slows the first and frees the second (MinAtar 200k and 1M, docs/images.md).

@@ -47,7 +47,7 @@ class Reflect(nn.Module):
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")
         object.__setattr__(self, "agent", agent)
         n = agent.n
-        entropy = default_entropy(agent) if entropy is None else entropy
+        entropy = default_entropy(agent, entropy)
         self.n, self.lr, self.lam, self.entropy, self.bound_kappa = n, lr, trace_lambda, entropy, bound_kappa
         self.config = dict(signal=signal, lr=lr, trace_lambda=trace_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline, bound_kappa=bound_kappa)
