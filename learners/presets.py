@@ -6,6 +6,8 @@ Each preset has ``agent`` (SpikingPolicy / MLPPolicy keywords), ``learner`` (lea
 terminates: CartPole's learning reward as a continuing lifetime). Values not given fall back to
 the class defaults. A game may instead hold one preset per signal (Pong: greedy only).
 ``preset(env_id)`` returns DEFAULT for environments (or signals) without their own.
+A game's preset is tuned for the observation its ``env`` names; a run that asks for another
+(``env.obs_type``) gets the game's entry for that observation in PRESETS_BY_OBS, else DEFAULT.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ PRESETS = {
             "learner": {"signal": "greedy", "lr": 0.03, "trace_lambda": 0.98, "entropy": 0.01, "bound_kappa": 0.5,
                         "gamma": 0.98, "reward_scale": False},
             "reward": "env",
+            "env": {"obs_type": "features"},
         },
     },
     # Flappy Bird punishes every wrong flap: the scripted policy with 1% of its actions flipped
@@ -94,6 +97,20 @@ PRESETS = {
     },
 }
 
+# Flappy Bird from its picture (128 x 72): the features' sharp softmax (T 0.05-0.1, no entropy) leaves
+# a picture agent sure of one action before it has learned (1M, seeds 0-2, the features' preset:
+# 0.87 0.00 0.77 pipes per life, entropy 0.000-0.003). T = 1 and the convolution's default entropy
+# (0.01): 200k 0.41 0.48 0.43; with the convolution's stride 4 (32 x 18 places, 3.6 times faster)
+# 200k 0.18 0.17 0.19, 1M 0.63 1.24 0.56 (docs/images.md).
+PRESETS_BY_OBS = {
+    ("tracerl/FlappyBird-v0", "pixels"): {
+        "agent": {**FLAPPY["agent"], "temperature": 1.0, "temperature_start": None, "conv_stride": 4},
+        "learner": {**FLAPPY["learner"], "entropy": None},
+        "reward": "env",
+        "env": {"obs_type": "pixels"},
+    },
+}
+
 
 # The presets are written for eprop; the other learners take these on top (and ignore what does
 # not apply to them, such as bound_kappa for bptt).
@@ -107,17 +124,25 @@ LEARNER_OVERRIDES = {
 FIXED_TEMPERATURE = ("bptt",)
 
 
-def preset(env_id: str, learner: str = "eprop", signal: str | None = None, tuned: bool = True) -> dict:
-    """A deep copy of the preset for ``env_id``, ``learner`` and ``signal`` (DEFAULT where the game has
-    none, or ``tuned`` is False).
+def preset(env_id: str, learner: str = "eprop", signal: str | None = None, tuned: bool = True,
+           obs_type: str | None = None) -> dict:
+    """A deep copy of the preset for ``env_id``, ``learner``, ``signal`` and ``obs_type`` (the
+    observation asked for, None: the preset's own), DEFAULT where the game has none, or ``tuned``
+    is False.
 
     A game's entry is either one preset or, keyed by signal name, a preset per signal (a signal
     missing there gets DEFAULT).
     """
     signal = signal or LEARNER_OVERRIDES.get(learner, {}).get("signal")
-    entry = PRESETS.get(env_id) if tuned else None
-    if entry is not None and "agent" not in entry:  # per signal
-        entry = entry.get(signal or DEFAULT["learner"]["signal"])
+
+    def for_signal(entry: dict | None) -> dict | None:
+        if entry is not None and "agent" not in entry:  # per signal
+            entry = entry.get(signal or DEFAULT["learner"]["signal"])
+        return entry
+
+    entry = for_signal(PRESETS.get(env_id)) if tuned else None
+    if entry is not None and obs_type is not None and entry.get("env", {}).get("obs_type") != obs_type:
+        entry = for_signal(PRESETS_BY_OBS.get((env_id, obs_type)))
     cfg = copy.deepcopy(entry or DEFAULT)
     cfg.setdefault("env", {})
     if entry is None and signal == "greedy":

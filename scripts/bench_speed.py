@@ -60,7 +60,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     env_id = envs.resolve_id(args.env)
-    cfg = preset(env_id, args.learner)
+    cfg = preset(env_id, args.learner, obs_type=env_kwargs.get("obs_type"))
     cfg["agent"]["hidden"] = args.hidden
     cfg["learner"]["signal"] = args.signal
     for n in args.lifetimes:

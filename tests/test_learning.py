@@ -553,6 +553,24 @@ def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
     assert preset("Acrobot-v1", signal="greedy")["learner"]["trace_lambda"] == DEFAULT_GREEDY["trace_lambda"]
 
 
+def test_a_preset_tuned_for_one_observation_gives_way_when_the_run_asks_for_another():
+    from tracerl.learners.presets import DEFAULT_GREEDY, preset
+    from tracerl.learners.run.settings import resolve
+    flappy = preset("tracerl/FlappyBird-v0")
+    assert flappy["env"]["obs_type"] == "gap" and preset("tracerl/FlappyBird-v0", obs_type="gap") == flappy
+    pixels = preset("tracerl/FlappyBird-v0", obs_type="pixels")  # the game's own picture preset
+    assert pixels["env"]["obs_type"] == "pixels" and pixels["agent"]["conv_stride"] == 4
+    assert pixels["agent"]["temperature"] == 1.0 and pixels["learner"]["entropy"] is None
+    # Pong's greedy preset is for its features; its picture has no preset: the greedy defaults
+    assert preset("tracerl/Pong-v0", signal="greedy", obs_type="features")["learner"]["trace_lambda"] == 0.98
+    assert preset("tracerl/Pong-v0", signal="greedy", obs_type="pixels")["learner"]["lambda_end"] == \
+        DEFAULT_GREEDY["lambda_end"]
+    config, _ = resolve({"env": "flappy", "set": ["env.obs_type=pixels"]})  # as train.py passes it
+    assert config["agent_kwargs"]["conv_stride"] == 4 and config["env_kwargs"] == {"obs_type": "pixels"}
+    config, _ = resolve({"env": "flappy"})
+    assert config["agent_kwargs"]["temperature"] == 0.05 and config["env_kwargs"] == {"obs_type": "gap"}
+
+
 def test_greedy_sees_the_future_an_episode_loses_when_it_terminates():
     """Greedy on a game paying +1 per step alive: once the baseline is 1, a step alive carries no
     signal and a termination carries A = r - b - b lam / (1 - lam), the rewards it will not get."""

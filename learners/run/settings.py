@@ -201,7 +201,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         if run.get("preset", "tuned") not in ("tuned", "default"):
             raise UsageError(f"unknown preset {run['preset']!r}; allowed: 'tuned', 'default'")
         defaults = preset(env_id, names["learner"], sections["learner"].get("signal"),
-                          tuned=run.get("preset", "tuned") == "tuned")
+                          tuned=run.get("preset", "tuned") == "tuned", obs_type=sections["env"].get("obs_type"))
         agent_params = class_params(AGENTS[names["agent"]])
         learner_params = class_params(LEARNERS[names["learner"]])
         learner_preset = {k: v for k, v in defaults["learner"].items() if k in learner_params}
