@@ -40,7 +40,7 @@ class BPTT(nn.Module):
                              f"is lowered by eprop and reflect only; allowed: no temperature_start with bptt")
         object.__setattr__(self, "agent", agent)
         n = agent.n
-        entropy = default_entropy(agent, entropy)  # None: as the default preset gives it
+        entropy = default_entropy(agent, entropy, signal)  # None: as the default preset gives it
         self.n, self.signal, self.lr, self.truncation, self.gamma = n, signal, lr, truncation, gamma
         self.entropy, self.baseline_beta, self.clip = entropy, baseline_beta, clip
         self.config = dict(signal=signal, lr=lr, truncation=truncation, gamma=gamma, entropy=entropy,

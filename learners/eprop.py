@@ -60,8 +60,8 @@ class EProp(nn.Module):
         gamma: discount of the critic (td).
         critic_lr, critic_lambda: TD(lambda) critic; critic: "linear" (LinearCritic) or "mlp" (MLPCritic,
             a hidden ReLU layer of critic_hidden units besides the linear read).
-        entropy: coefficient c_H of the entropy term; None: ``default_entropy(agent)``, 0.01 where a
-            convolution learns, 0.003 elsewhere.
+        entropy: coefficient c_H of the entropy term; None: ``default_entropy(agent, None, signal)``,
+            0.003 for greedy from features, 0.01 elsewhere.
         entropy_target: keep the policy's entropy from falling below this fraction of its largest,
             H* = target log |A| (SAC's automatic coefficient, on a log scale, as a floor): c_H becomes
             per lifetime, starts at ``entropy`` and moves every step by ``log c_H += entropy_rate (H* -
@@ -117,7 +117,7 @@ class EProp(nn.Module):
             # the common bound and throttles the readout too (MinAtar 200k, docs/images.md).
             bound_groups = "weight" if conv_learns else "shared"
             self.config["bound_groups"] = bound_groups
-        self.entropy = self.config["entropy"] = default_entropy(agent, entropy)
+        self.entropy = self.config["entropy"] = default_entropy(agent, entropy, signal)
         if bound_norm == "auto":
             # The kernels' traces, summed over positions, have entries above 1 and the dense layer's are
             # small: L2^2 slows the first and frees the second (MinAtar 200k and 1M, docs/images.md).

@@ -36,7 +36,7 @@ class Reflect(nn.Module):
         lr: step size, bounded as in ObGD with ``bound_kappa`` (0: plain SGD).
         trace_lambda: decay of the input and action traces.
         entropy, baseline_beta, sparse_baseline: as in :class:`tracerl.learners.eprop.EProp` (entropy None:
-            ``default_entropy(agent)``, as the default preset gives it).
+            ``default_entropy(agent, None, "greedy")``, as the default preset gives it).
     """
 
     def __init__(self, agent: Policy, signal: str = "greedy", lr: float = 0.01, trace_lambda: float = 0.9,
@@ -47,7 +47,7 @@ class Reflect(nn.Module):
             raise ValueError(f"unknown signal {signal!r} for reflect; allowed: 'greedy'")
         object.__setattr__(self, "agent", agent)
         n = agent.n
-        entropy = default_entropy(agent, entropy)
+        entropy = default_entropy(agent, entropy, "greedy")
         self.n, self.lr, self.lam, self.entropy, self.bound_kappa = n, lr, trace_lambda, entropy, bound_kappa
         self.config = dict(signal=signal, lr=lr, trace_lambda=trace_lambda, entropy=entropy,
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline, bound_kappa=bound_kappa)

@@ -73,7 +73,7 @@ def test_help_lists_every_option_with_its_default(capsys):
     actual = {**config, **session, **own, **config["agent_kwargs"], **config["learner_kwargs"]}
     said = {"none": None, "off": False, "compile": True, "the env's preset": config["reward"],
             "5; pictures 1.5": None,  # tau_out: chosen by what the encoder keeps (test_encoders.py)
-            "preset: 0.003, 0.01 behind a learning convolution": None}  # entropy: chosen by the agent (the same)
+            "preset: 0.01; greedy from features 0.003": None}  # entropy: chosen by the agent (the same)
     checked = 0
     for action in train.build_parser()._actions:
         if not action.option_strings or action.dest == "help":
