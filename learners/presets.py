@@ -100,8 +100,8 @@ PRESETS = {
 # Flappy Bird from its picture (128 x 72): the features' sharp softmax (T 0.05-0.1, no entropy) leaves
 # a picture agent sure of one action before it has learned (1M, seeds 0-2, the features' preset:
 # 0.87 0.00 0.77 pipes per life, entropy 0.000-0.003). T = 1 and the convolution's default entropy
-# (0.01): 200k 0.41 0.48 0.43; with the convolution's stride 4 (32 x 18 places, 3.6 times faster)
-# 200k 0.18 0.17 0.19, 1M 0.63 1.24 0.56 (docs/images.md).
+# (0.01): 200k 0.41 0.48 0.43; with the convolution's stride 4 (32 x 18 places, 3.6 times faster),
+# this preset: 1M, seeds 0-4, 0.63 1.24 0.56 0.50 1.16 (median 0.63, none at 0; docs/images.md).
 PRESETS_BY_OBS = {
     ("tracerl/FlappyBird-v0", "pixels"): {
         "agent": {**FLAPPY["agent"], "temperature": 1.0, "temperature_start": None, "conv_stride": 4},
