@@ -109,12 +109,12 @@ def main(argv: list[str] | None = None) -> dict:
     if env_id not in SCRIPTED:
         fail(f"--env {args.env!r} has no scripted policy; allowed: "
              f"{', '.join(repr(k) for k, v in envs.ALIASES.items() if v in SCRIPTED)}")
-    cfg = applicable(AGENTS[args.agent], preset(env_id)["agent"])
     keys = set(inspect.signature(AGENTS[args.agent]).parameters) - {"observation_space", "action_space", "n", "seed"}
     try:
         sets, env_kwargs = key_values(args.set), dict(key_values(args.env_kwarg, "--env-kwarg", "obs_type=pixels"))
     except UsageError as e:
         fail(str(e))
+    cfg = applicable(AGENTS[args.agent], preset(env_id, obs_type=env_kwargs.get("obs_type"))["agent"])
     for key, value in sets:
         if key not in keys:
             fail(f"--set {key!r} is not a keyword of the {args.agent} agent; allowed: {', '.join(sorted(keys))}")

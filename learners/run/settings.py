@@ -260,7 +260,8 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise UsageError(f"invalid layer sizes {hidden!r}; allowed: a size like 128 or sizes like 64,32")
     if config["reward"] is None:
-        config["reward"] = preset(config["env"], tuned=config.get("preset", "tuned") == "tuned")["reward"]
+        config["reward"] = preset(config["env"], tuned=config.get("preset", "tuned") == "tuned",
+                                  obs_type=config["env_kwargs"].get("obs_type"))["reward"]
     if config["reward"] not in ("env", "failure"):
         raise UsageError(f"unknown reward {config['reward']!r}; allowed: 'env', 'failure'")
     try:  # every numeric setting in its range (agents/ranges.py), before anything starts
