@@ -39,7 +39,8 @@ class ConvLayer(SpikingLayer):
     """N lifetimes of a spiking convolution over (C, H, W) inputs; ``size`` = channels x positions.
 
     Its spikes come out flat, channel-major ((N, channels * H' * W')), for the layer above or the
-    readout. It takes a constant input only (the first layer, the encoded observation).
+    readout. It reads the encoded observation (the first layer, held over the ticks) or the spikes of
+    the convolution below (a sequence, read back as that layer's grid of ``in_shape``).
     """
 
     def __init__(self, n: int, in_shape: tuple[int, int, int], channels: int, kernel: int, stride: int,
@@ -69,6 +70,8 @@ class ConvLayer(SpikingLayer):
         return F.unfold(F.pad(x, self.pad) if any(self.pad) else x, self.kernel, stride=self.stride)
 
     def drive(self, u: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        if u.dim() == 2:  # the flat spikes (or rates) of the convolution below
+            u = u.reshape(u.shape[0], *self.in_shape)
         return torch.bmm(self.w_in if w is None else w, self._patches(u)).reshape(u.shape[0], -1)
 
     def _post(self, a: torch.Tensor) -> torch.Tensor:
@@ -81,6 +84,6 @@ class ConvLayer(SpikingLayer):
         return (self._post(signal) * self.ebar_in).sum(2)
 
     def forward(self, u: torch.Tensor, ticks: int, const: bool) -> torch.Tensor:
-        if not const:
-            raise ValueError("a convolutional layer reads the encoded observation: it must be the first layer")
+        if not const:  # (ticks, N, C H W) spikes of the convolution below, as its grid
+            u = u.reshape(u.shape[0], u.shape[1], *self.in_shape)
         return super().forward(u, ticks, const)

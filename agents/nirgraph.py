@@ -119,7 +119,8 @@ def to_nir(agent, lifetime: int = 0, env_id: str = "") -> tuple[nir.NIRGraph, li
                         "turns an observation into the graph's input (tracerl.agents.encoders)",
     }
     for name, t in agent.encoder.state_dict().items():
-        meta[f"encoder.state.{name}"] = t[k].numpy()
+        v = t[k].numpy()
+        meta[f"encoder.state.{name}"] = v if v.ndim else v.item()  # NIR's writer compresses arrays: none of 0-d
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta), notes
 
 

@@ -100,6 +100,10 @@ def check_range(name: str, value: Any, label: str | None = None) -> None:
     r = RANGES.get(name)
     if r is None or value is None:
         return
+    if isinstance(value, (list, tuple)) and name.startswith("conv_"):  # a stack of convolutions: each entry
+        for v in value:
+            check_range(name, v, label)
+        return
     label = label or name
     kind = numbers.Integral if r.integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):

@@ -9,8 +9,9 @@ spikes otherwise) and neuron model of :mod:`tracerl.agents.neurons`::
     y_t = kappa * y_{t-1} + W_out z_t + b_out    (readout of the last hidden layer)
 
 and after the K ticks ``pi = softmax(y / T)``. Where the encoder keeps a picture (grids and
-images, :mod:`tracerl.agents.encoders`), the first layer is a spiking convolution
-(:mod:`tracerl.agents.conv`): its neurons know where they look, and its shared kernels learn.
+images, :mod:`tracerl.agents.encoders`), the first layers are spiking convolutions
+(:mod:`tracerl.agents.conv`; one by default, or a stack, each reading the spikes of the one below):
+their neurons know where they look, and their shared kernels learn.
 
 Each layer keeps its own e-prop eligibility (Bellec et al. 2020, :mod:`tracerl.agents.layer`), no
 backpropagation through time, so that for a cotangent dy on the logits (``local_grads``) a hidden
@@ -48,6 +49,17 @@ CRITIC_READS = ("last", "all")
 TAU_OUT_PICTURE, TAU_OUT_FEATURES = 1.5, 5.0
 
 
+def conv_stack(channels, kernel, stride) -> list[tuple[int, int, int]]:
+    """(channels, kernel, stride) of each convolution: lists give one per entry, an int is used for each."""
+    lists = [v for v in (channels, kernel, stride) if isinstance(v, (list, tuple))]
+    depth = len(lists[0]) if lists else 1
+    if any(len(v) != depth for v in lists) or depth == 0:
+        raise ValueError(f"conv_channels {channels!r}, conv_kernel {kernel!r} and conv_stride {stride!r} name different "
+                         f"numbers of convolutions; allowed: ints, or lists of one length")
+    each = lambda v: list(v) if isinstance(v, (list, tuple)) else [v] * depth  # noqa: E731
+    return list(zip(each(channels), each(kernel), each(stride)))
+
+
 class SpikingPolicy(Policy):
     """A spiking policy for a Discrete action space, over N independent lifetimes.
 
@@ -71,8 +83,10 @@ class SpikingPolicy(Policy):
         frontend: "auto" (a spiking convolution where the encoder keeps a picture, else dense),
             "conv" or "dense" (the picture flattened into the first dense layer).
         conv_channels, conv_kernel, conv_stride: the convolution's kernels, their side and their step
-            (4 and 2: MinAtar's 10 x 10 becomes 4 x 4 positions, each seeing 4 x 4 cells).
-        frontend_learn: False keeps the convolution's kernels as they started (a fixed random front end).
+            (4 and 2: MinAtar's 10 x 10 becomes 4 x 4 positions, each seeing 4 x 4 cells). A list in any
+            of them stacks one convolution per entry (an int is used for each), e.g. channels [16, 32],
+            kernel [4, 2], stride [2, 1]: the second reads the first's spikes on its 4 x 4 grid.
+        frontend_learn: False keeps the convolutions' kernels as they started (a fixed random front end).
         feedback: "symmetric" (B = W_out^T for the last hidden layer) or "random" (fixed random B).
             Layers below the last always use fixed random feedback.
         input_scale: input weights start ~ N(0, input_scale^2 / in_dim); None: 3 where the encoder gives a
@@ -96,7 +110,8 @@ class SpikingPolicy(Policy):
                  encoder: str = "auto", feedback: str = "symmetric", input_scale: float | None = None,
                  out_scale: float = 0.1, target_rate: float = 0.05, homeostasis: float = 1e-3,
                  temperature: float = 1.0, encoder_kwargs: dict | None = None, frontend: str = "auto",
-                 conv_channels: int = 16, conv_kernel: int = 4, conv_stride: int = 2,
+                 conv_channels: int | Sequence[int] = 16, conv_kernel: int | Sequence[int] = 4,
+                 conv_stride: int | Sequence[int] = 2,
                  frontend_learn: bool = True, reset: str = "subtract", temperature_start: float | None = None,
                  conv_tau_mem: float | None = None, critic_reads: str = "last"):
         super().__init__(observation_space, action_space, n, seed, temperature, temperature_start)
@@ -143,17 +158,21 @@ class SpikingPolicy(Policy):
         layers = []
         if self.conv:
             conv_tau = tau_mem if conv_tau_mem is None else conv_tau_mem
-            layers.append(ConvLayer(n, picture, conv_channels, conv_kernel, conv_stride, neuron, self.kappa, conv_tau,
-                                    tau_adapt, beta, gamma_pd, input_scale, self.seeds, salt=0, reset=reset))
+            shape = picture
+            for j, (c, k, s) in enumerate(conv_stack(conv_channels, conv_kernel, conv_stride)):
+                layers.append(ConvLayer(n, shape, c, k, s, neuron, self.kappa, conv_tau, tau_adapt, beta, gamma_pd,
+                                        input_scale, self.seeds, salt=10 * j, reset=reset))
+                shape = (c, *layers[-1].out_hw)
         elif not sizes:
             raise ValueError("hidden must name at least one layer size without a convolutional front end")
-        dims = [layers[0].size if layers else self.encoder.out_dim] + sizes
+        dims = [layers[-1].size if layers else self.encoder.out_dim] + sizes
         layers += [SpikingLayer(n, dims[i], dims[i + 1], neuron, recurrent, self.kappa, tau_mem, tau_adapt, beta,
                                 gamma_pd, input_scale, self.seeds, salt=10 * (i + len(layers)), reset=reset)
                    for i in range(len(sizes))]
         self.layers = nn.ModuleList(layers)
-        if self.conv:
-            layers[0].learn = frontend_learn  # False: the kernels stay as drawn, and no eligibility is kept
+        for layer in layers:
+            if isinstance(layer, ConvLayer):
+                layer.learn = frontend_learn  # False: the kernels stay as drawn, and no eligibility is kept
         sizes = [layer.size for layer in layers]
         h, a = sizes[-1], self.n_actions
         ostd = out_scale / math.sqrt(h)

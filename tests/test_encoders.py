@@ -5,6 +5,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
+from tracerl.agents.conv import ConvLayer
 from tracerl.agents.encoders import FrameEncoder, NormalizeEncoder, make_encoder, observation_kind
 from tracerl.agents.spiking import SpikingPolicy
 from tracerl.learners.eprop import EProp
@@ -228,23 +229,42 @@ def test_the_convolution_learns_where_things_are_and_a_frozen_one_stays_as_drawn
     assert moved_frozen == 0.0
 
 
+def test_convolutions_stack_each_reading_the_grid_of_the_one_below():
+    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16, conv_channels=[16, 32], conv_kernel=[4, 3],
+                          conv_stride=[2, 1])
+    first, second, dense = agent.layers
+    assert first.out_hw == (4, 4) and second.in_shape == (16, 4, 4)  # the first's channels on its grid
+    assert second.out_hw == (2, 2) and second.size == 32 * 4 and dense.w_in.shape == (2, 16, 128)
+    assert agent.shared_weights() == ("layers.0.w_in", "layers.1.w_in")
+    assert SpikingPolicy(MINATAR, spaces.Discrete(3), conv_kernel=[4, 2]).layers[1].in_shape == (16, 4, 4)  # ints repeat
+    with pytest.raises(ValueError, match=r"conv_channels \[16, 32\], conv_kernel \[4, 3, 2\] and conv_stride 2 name "
+                                         r"different numbers of convolutions"):
+        SpikingPolicy(MINATAR, spaces.Discrete(3), conv_channels=[16, 32], conv_kernel=[4, 3, 2])
+    with pytest.raises(ValueError, match="conv_channels 0 is out of range"):
+        SpikingPolicy(MINATAR, spaces.Discrete(3), conv_channels=[16, 0])
+
+
+@pytest.mark.parametrize("convs", [{}, dict(conv_channels=[8, 8], conv_kernel=[4, 3], conv_stride=[2, 1])],
+                         ids=["one-convolution", "two-convolutions"])
 @pytest.mark.parametrize("learner_name, kwargs", [("eprop", {"signal": "td"}), ("eprop", {"signal": "greedy"}),
                                                   ("reflect", {}), ("bptt", {"truncation": 5})])
-def test_every_learner_trains_the_convolution(learner_name, kwargs):
+def test_every_learner_trains_the_convolution(learner_name, kwargs, convs):
     from tracerl.learners import make_learner
 
     n = 2
-    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=n, hidden=16)
+    agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=n, hidden=16, **convs)
     learner = make_learner(learner_name, agent, **kwargs)
     rng = np.random.default_rng(0)
-    w0 = agent.layers[0].w_in.clone()
+    kernels = [layer for layer in agent.layers if isinstance(layer, ConvLayer)]
+    w0 = [layer.w_in.clone() for layer in kernels]
     obs = rng.random((n, 10, 10, 4)) < 0.1
     for t in range(30):
         agent.act(obs)
         obs = rng.random((n, 10, 10, 4)) < 0.1
         learner.step(rng.choice([-1.0, 0.0, 1.0], n), np.zeros(n, bool), obs)
-    assert (agent.layers[0].w_in - w0).abs().max() > 0
-    assert torch.isfinite(agent.layers[0].w_in).all()
+    for layer, w in zip(kernels, w0):  # every convolution of the stack learns
+        assert (layer.w_in - w).abs().max() > 0
+        assert torch.isfinite(layer.w_in).all()
 
 
 def readout_change(frontend_learn: bool, bound_groups: str = "shared", bound_norm: str = "l1") -> torch.Tensor:

@@ -235,6 +235,49 @@ def test_a_deeper_layers_eligibility_equals_autograd_given_the_spikes_below():
     torch.testing.assert_close(grads["layers.1.w_in"], ref, rtol=1e-3, atol=1e-5)
 
 
+def test_a_stacked_convolutions_eligibility_equals_autograd_given_the_spikes_below():
+    """A second convolution reads the first's spikes as its grid, tick by tick: with symmetric feedback
+    (it is the last hidden layer) its kernels get the exact gradient, the spikes below held as given."""
+    n = 2
+    agent = SpikingPolicy(spaces.Box(0, 1, (6, 7, 2), np.uint8), spaces.Discrete(3), hidden=[], n=n, seed=5,
+                          ticks=TICKS, homeostasis=0.0, input_scale=3.0, out_scale=1.0, temperature=0.7,
+                          conv_channels=[3, 4], conv_kernel=[3, 2], conv_stride=[2, 1])
+    first, layer = agent.layers
+    assert layer.in_shape == (3, *first.out_hw) and layer.positions > 1
+    rng = np.random.default_rng(5)
+    below, actions = [], []
+    original = first.forward
+
+    def record(u, ticks, const):  # keep the first convolution's spikes of every step
+        zs = original(u, ticks, const)
+        below.append(zs.clone())
+        return zs
+
+    first.forward = record
+    for t in range(T_STEPS):
+        agent.act(rng.integers(0, 2, (n, 6, 7, 2)).astype(np.uint8))
+        actions.append(agent.action.clone())
+    grads = agent.local_grads(agent.logp_cotangent())
+    p, k, s = layer.p, layer.kernel, layer.stride
+    w_in = layer.w_in.clone().requires_grad_(True)
+    v = torch.zeros(n, layer.size)
+    z = torch.zeros(n, layer.size)
+    y = torch.zeros(n, agent.n_actions)
+    for zs in below:
+        for tick in range(TICKS):
+            grid = torch.nn.functional.pad(zs[tick].view(n, *layer.in_shape), layer.pad)
+            current = torch.stack([torch.nn.functional.conv2d(grid[i:i + 1], w_in[i].view(-1, 3, k, k), stride=s).flatten()
+                                   for i in range(n)])
+            v = p.alpha * v + current - p.theta * z.detach()
+            z = SpikeFn.apply(v, p.theta, p.gamma_pd)
+            y = agent.kappa * y + (agent.w_out * z[:, None, :]).sum(-1) + agent.b_out
+    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, actions[-1][:, None]).sum()
+    (ref,) = torch.autograd.grad(logp, (w_in,))
+    assert 0.02 < layer.rate.mean() < 0.9 and ref.abs().max() > 1e-3
+    torch.testing.assert_close(grads["layers.1.w_in"], ref, rtol=1e-3, atol=1e-5)
+    assert "layers.0.w_in" in grads and agent.shared_weights() == ("layers.0.w_in", "layers.1.w_in")
+
+
 # -- ALIF and recurrent layers: the exact gradient e-prop computes ---------------------------------
 def alif_or_recurrent_rollout(neuron: str, recurrent: bool, n=2, seed=6):
     """As ``rollout`` (weights fixed, random observations) for an ALIF or a recurrent hidden layer."""

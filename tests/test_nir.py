@@ -99,6 +99,27 @@ def test_tracerls_importer_reproduces_every_hidden_spike_and_every_action(tmp_pa
     assert fired > 1.0 and actions == {0, 1}  # the comparison saw spikes and both actions
 
 
+@pytest.mark.parametrize("convs", [dict(conv_channels=8), dict(conv_channels=[8, 8], conv_kernel=[4, 3], conv_stride=[2, 1])],
+                         ids=["one-convolution", "two-convolutions"])
+def test_a_picture_agent_exports_its_convolutions_and_plays_move_for_move(tmp_path, convs):
+    """A convolution is exported as its Toeplitz matrix (the second reads the first's spikes); the
+    event encoder's state, a 0-d flag among arrays, travels in the metadata."""
+    space = gym.spaces.Box(0, 1, (10, 10, 4), np.uint8)
+    agent = make_agent("spiking", space, gym.spaces.Discrete(3), n=1, seed=2, hidden=16, reset="zero", out_scale=1.0,
+                       homeostasis=0.0, **convs).freeze()
+    graph, notes = to_nir(agent, lifetime=0, env_id="grid")
+    assert notes == [] and len(agent.layers) == (3 if isinstance(convs["conv_channels"], list) else 2)
+    nir.write(tmp_path / "p.nir", graph)
+    player = NIRPolicy(nir.read(tmp_path / "p.nir"))
+    rng, actions = np.random.default_rng(0), set()
+    for _ in range(100):
+        obs = (rng.random((1, 10, 10, 4)) < 0.15).astype(np.uint8)
+        a, b = agent.act(obs), player.act(obs)
+        assert torch.allclose(agent.pi, player.pi, atol=1e-5) and a == b
+        actions.add(int(a[0]))
+    assert len(actions) > 1 and all(layer.rate.mean() > 0.01 for layer in agent.layers)
+
+
 def test_a_lifetime_exports_the_temperature_it_has_lowered_itself_to():
     agent, _ = trained(dict(hidden=[16], reset="zero", temperature=0.5, temperature_start=2.0), n=2, steps=50)
     agent.temp.copy_(torch.tensor([[2.0], [0.7]]))
