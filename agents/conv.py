@@ -83,6 +83,14 @@ class ConvLayer(SpikingLayer):
     def _input_grad(self, signal: torch.Tensor) -> torch.Tensor:
         return (self._post(signal) * self.ebar_in).sum(2)
 
+    def feed_back(self, g: torch.Tensor) -> torch.Tensor:
+        """The transposed convolution of a signal on the currents (N, channels * positions): what each input
+        cell's kernels carry back, summed over the patches that see it, (N, C * H * W)."""
+        n, (c, h, w) = g.shape[0], self.in_shape
+        cols = torch.bmm(self.w_in.transpose(1, 2), g.reshape(n, self.channels, self.positions))
+        grid = F.fold(cols, (h + self.pad[3], w + self.pad[1]), self.kernel, stride=self.stride)
+        return grid[:, :, :h, :w].reshape(n, -1)
+
     def forward(self, u: torch.Tensor, ticks: int, const: bool) -> torch.Tensor:
         if not const:  # (ticks, N, C H W) spikes of the convolution below, as its grid
             u = u.reshape(u.shape[0], u.shape[1], *self.in_shape)

@@ -38,6 +38,7 @@ class SpikingLayer(nn.Module):
         super().__init__()
         self.neuron, self.recurrent, self.kappa, self.size = neuron, recurrent, kappa, size
         self.learn = True  # False: the input weights are fixed, and their eligibility is not kept
+        self.keep_psi = False  # True (keep_pseudo_derivative): psi_mean holds this step's mean psi
         if neuron == "lif":
             self.p = neurons.LIFParams.from_tau(tau_mem, gamma_pd=gamma_pd, reset=reset)
         else:
@@ -82,7 +83,17 @@ class SpikingLayer(nn.Module):
         """``sum over the synapses that share a weight of L[j] * ebar[j, i]``, shaped like w_in."""
         return signal[:, :, None] * self.ebar_in
 
+    def feed_back(self, g: torch.Tensor) -> torch.Tensor:
+        """``W_in^T g``: a signal g on this layer's currents (N, size) carried to its inputs (N, in_dim)."""
+        return torch.bmm(g[:, None, :], self.w_in)[:, 0]
+
     # -- the rest is the same for every layer ------------------------------------------------------
+    def keep_pseudo_derivative(self) -> None:
+        """Keep each neuron's pseudo-derivative averaged over the step's ticks (``psi_mean``, (N, size)),
+        for a signal carried through this layer to the one below (``feedback="chain"``)."""
+        self.keep_psi = True
+        self.register_buffer("psi_mean", torch.zeros_like(self.v))
+
     def weights(self) -> dict[str, torch.Tensor]:
         return {"w_in": self.w_in, "w_rec": self.w_rec} if self.recurrent else {"w_in": self.w_in}
 
@@ -122,7 +133,7 @@ class SpikingLayer(nn.Module):
             q_acc = torch.zeros_like(self.v)
         else:
             psis, xbars = [], []
-        spikes = []
+        spikes, psi_sum = [], 0.0
         for k in range(1, ticks + 1):
             current = i_ff if const else self.drive(u[k - 1]) + self.bias
             z_prev = self.z.clone()
@@ -138,6 +149,8 @@ class SpikingLayer(nn.Module):
             self.v.copy_(st.v)
             self.z.copy_(z)
             psi = psi.detach()  # eligibility traces never carry an autograd graph (bptt may record the rest)
+            if self.keep_psi:
+                psi_sum = psi_sum + psi
             if not self.learn:  # fixed input weights: no eligibility to keep
                 pass
             elif lif and const:
@@ -168,6 +181,8 @@ class SpikingLayer(nn.Module):
             self.ebar_in.mul_(kappa ** ticks).add_(acc)
         zs = torch.stack(spikes)
         self.rate.copy_(zs.detach().mean(0))
+        if self.keep_psi:
+            self.psi_mean.copy_(psi_sum / ticks)
         return zs
 
     def local_grads(self, signal: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -41,7 +41,7 @@ from tracerl.agents.layer import SpikingLayer
 from tracerl.agents.policy import Policy, per_lifetime
 
 NEURONS = ("lif", "alif")
-FEEDBACK = ("symmetric", "random")
+FEEDBACK = ("symmetric", "random", "chain")
 FRONTENDS = ("auto", "conv", "dense")
 CRITIC_READS = ("last", "all")
 # The readout's time constant, ticks, when none is given: a picture's action follows this frame
@@ -87,8 +87,11 @@ class SpikingPolicy(Policy):
             of them stacks one convolution per entry (an int is used for each), e.g. channels [16, 32],
             kernel [4, 2], stride [2, 1]: the second reads the first's spikes on its 4 x 4 grid.
         frontend_learn: False keeps the convolutions' kernels as they started (a fixed random front end).
-        feedback: "symmetric" (B = W_out^T for the last hidden layer) or "random" (fixed random B).
-            Layers below the last always use fixed random feedback.
+        feedback: "symmetric" (B = W_out^T for the last hidden layer) or "random" (fixed random B);
+            layers below the last then get fixed random feedback. "chain": the last as "symmetric", and
+            each layer below gets the signal of the layer above carried back through that layer's input
+            weights and this step's mean pseudo-derivatives, ``L_l = W_{l+1}^T (psi_{l+1} L_{l+1})`` (one
+            step of backpropagation between layers; none through time).
         input_scale: input weights start ~ N(0, input_scale^2 / in_dim); None: 3 where the encoder gives a
             picture of 0/1 cells, mostly zero (grids, images and their events), else 1.
         out_scale: readout weights start ~ N(0, out_scale^2 / hidden).
@@ -186,6 +189,9 @@ class SpikingPolicy(Policy):
                              persistent=False)  # kappa^(K-k), k = 1..K
         self._tick_sum = sum(self.kappa ** k for k in range(ticks))
         self.register_buffer("spikes", torch.zeros(ticks, n, h), persistent=False)  # (K, N, H) last step
+        if feedback == "chain":
+            for layer in layers[1:]:
+                layer.keep_pseudo_derivative()
         for i, size in enumerate(sizes):  # fixed random feedback, used by every layer it applies to
             fb = per_lifetime(self.seeds, 100 + i, lambda g, s=size: torch.randn(s, a, generator=g) / math.sqrt(a))
             self.register_buffer(f"feedback_{i}", fb)
@@ -215,13 +221,17 @@ class SpikingPolicy(Policy):
     def local_grads(self, dy: torch.Tensor) -> dict[str, torch.Tensor]:
         grads = {"w_out": dy[:, :, None] * self.zbar[:, None, :], "b_out": dy * self.bbar}
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            if not layer.learn:
-                continue
-            if i == last and self.feedback == "symmetric":
+        for i in range(last, -1, -1):  # from the top: "chain" carries each layer's signal to the one below
+            layer = self.layers[i]
+            if i == last and self.feedback != "random":
                 signal = (self.w_out * dy[:, :, None]).sum(1)
+            elif self.feedback == "chain":
+                above = self.layers[i + 1]
+                signal = above.feed_back(signal * above.psi_mean)
             else:
                 signal = (getattr(self, f"feedback_{i}") * dy[:, None, :]).sum(-1)
+            if not layer.learn:
+                continue
             for k, g in layer.local_grads(signal).items():
                 grads[f"layers.{i}.{k}"] = g
         return grads

@@ -278,6 +278,54 @@ def test_a_stacked_convolutions_eligibility_equals_autograd_given_the_spikes_bel
     assert "layers.0.w_in" in grads and agent.shared_weights() == ("layers.0.w_in", "layers.1.w_in")
 
 
+@pytest.mark.parametrize("kind", ["dense", "convolution", "padded-convolution"])
+def test_feed_back_is_the_transpose_of_the_layers_drive(kind):
+    """<feed_back(g), u> = <g, W u> for every input u and signal g: "chain" carries a signal through a
+    layer's input weights exactly backwards (a convolution's: summed over the patches that see a cell)."""
+    from tracerl.agents.conv import ConvLayer
+    from tracerl.agents.layer import SpikingLayer
+
+    common = dict(neuron="lif", kappa=0.8, tau_mem=10.0, tau_adapt=100.0, beta=0.2, gamma_pd=0.3, input_scale=1.0,
+                  seeds=[0, 1], salt=0)
+    if kind == "dense":
+        layer, shape = SpikingLayer(2, 12, 7, recurrent=False, **common), (12,)
+    else:
+        side = (7, 9) if kind == "padded-convolution" else (8, 8)  # 7 x 9 with kernel 4, stride 2: zeros padded
+        layer, shape = ConvLayer(2, (3, *side), 5, 4, 2, **common), (3, *side)
+        assert any(layer.pad) == (kind == "padded-convolution")
+    g = torch.randn(2, layer.size, generator=torch.Generator().manual_seed(1))
+    u = torch.randn(2, *shape, generator=torch.Generator().manual_seed(2))
+    back = layer.feed_back(g)
+    assert back.shape == (2, int(np.prod(shape)))
+    torch.testing.assert_close((back * u.flatten(1)).sum(1), (g * layer.drive(u)).sum(1), rtol=1e-5, atol=1e-5)
+
+
+def test_chain_feedback_gives_the_layer_below_the_gradient_through_the_layer_above_in_one_tick():
+    """With one tick, no history (the first step), and a pseudo-derivative in place of the spike's
+    derivative, the chained signal is backpropagation's: the convolution's kernels get autograd's gradient
+    through the dense layer above."""
+    n = 2
+    agent = SpikingPolicy(spaces.Box(0, 1, (6, 7, 2), np.uint8), spaces.Discrete(3), hidden=[8], n=n, seed=7,
+                          ticks=1, homeostasis=0.0, input_scale=3.0, out_scale=1.0, temperature=0.7, conv_channels=3,
+                          conv_kernel=3, conv_stride=2, feedback="chain")
+    obs = np.random.default_rng(7).integers(0, 2, (n, 6, 7, 2)).astype(np.uint8)
+    agent.act(obs)
+    grads = agent.local_grads(agent.logp_cotangent())
+    conv, dense = agent.layers
+    p, k, s = conv.p, conv.kernel, conv.stride
+    w_in = conv.w_in.clone().requires_grad_(True)
+    x = torch.nn.functional.pad(agent.x.view(n, *agent.encoder.out_shape), conv.pad)
+    current = torch.stack([torch.nn.functional.conv2d(x[i:i + 1], w_in[i].view(-1, conv.in_shape[0], k, k), stride=s).flatten()
+                           for i in range(n)])
+    z1 = SpikeFn.apply(current, p.theta, p.gamma_pd)  # v = I on the first tick from rest
+    z2 = SpikeFn.apply((dense.w_in * z1[:, None, :]).sum(-1), dense.p.theta, dense.p.gamma_pd)
+    y = (agent.w_out * z2[:, None, :]).sum(-1) + agent.b_out
+    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, agent.action[:, None]).sum()
+    (ref,) = torch.autograd.grad(logp, (w_in,))
+    assert ref.abs().max() > 1e-4 and (dense.psi_mean > 0).any()
+    torch.testing.assert_close(grads["layers.0.w_in"], ref, rtol=1e-4, atol=1e-6)
+
+
 # -- ALIF and recurrent layers: the exact gradient e-prop computes ---------------------------------
 def alif_or_recurrent_rollout(neuron: str, recurrent: bool, n=2, seed=6):
     """As ``rollout`` (weights fixed, random observations) for an ALIF or a recurrent hidden layer."""

@@ -31,7 +31,7 @@ import sys
 from tracerl import envs
 from tracerl.agents import AGENTS
 from tracerl.agents.encoders import ENCODERS
-from tracerl.agents.spiking import TAU_OUT_FEATURES, TAU_OUT_PICTURE
+from tracerl.agents.spiking import FEEDBACK, TAU_OUT_FEATURES, TAU_OUT_PICTURE
 from tracerl.learners import LEARNERS
 from tracerl.learners.run.settings import Parser, UsageError, class_default, parse_hidden
 from tracerl.learners.run.train import train
@@ -73,7 +73,7 @@ def build_parser(prog: str = "train.py") -> Parser:
     opt(g, "--encoder", class_default(spiking, "encoder"), "observation encoder",
         choices=list(ENCODERS))
     opt(g, "--feedback", class_default(spiking, "feedback"), "learning-signal feedback weights",
-        choices=["symmetric", "random"])
+        choices=list(FEEDBACK))
     opt(g, "--temperature", class_default(spiking, "temperature"), "softmax temperature", type=float)
 
     g = p.add_argument_group("learner (defaults: the env's preset, else the learner's own default)")
