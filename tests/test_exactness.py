@@ -196,6 +196,45 @@ def test_convolution_lambda_trace_equals_discounted_sum_of_autograd_gradients():
     torch.testing.assert_close(learner.trace__layers_0_w_in, ref["w_in"], rtol=1e-3, atol=1e-5)
 
 
+def play_recording_the_first_layer(agent, draw):
+    """Play T_STEPS steps on observations ``draw()``, keeping the first layer's spikes of every step;
+    returns those spikes, the actions, and the local gradients of the last step's log pi."""
+    below, actions = [], []
+    first = agent.layers[0]
+    original = first.forward
+
+    def record(u, ticks, const):
+        zs = original(u, ticks, const)
+        below.append(zs.clone())
+        return zs
+
+    first.forward = record
+    for t in range(T_STEPS):
+        agent.act(draw())
+        actions.append(agent.action.clone())
+    return below, actions, agent.local_grads(agent.logp_cotangent())
+
+
+def second_layer_reference(agent, below, actions, current) -> torch.Tensor:
+    """Autograd's gradient of the last step's log pi in the second layer's input weights, tick by tick
+    through the whole history, the spikes below held as given; ``current(w_in, z_below)`` its drive."""
+    n, layer = below[0].shape[1], agent.layers[1]
+    p = layer.p
+    w_in = layer.w_in.clone().requires_grad_(True)
+    v = torch.zeros(n, layer.size)
+    z = torch.zeros(n, layer.size)
+    y = torch.zeros(n, agent.n_actions)
+    for zs in below:
+        for k in range(TICKS):
+            v = p.alpha * v + current(w_in, zs[k]) - p.theta * z.detach()
+            z = SpikeFn.apply(v, p.theta, p.gamma_pd)
+            y = agent.kappa * y + (agent.w_out * z[:, None, :]).sum(-1) + agent.b_out
+    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, actions[-1][:, None]).sum()
+    (ref,) = torch.autograd.grad(logp, (w_in,))
+    assert 0.02 < layer.rate.mean() < 0.9 and ref.abs().max() > 1e-3  # it fires: the comparison is not trivial
+    return ref
+
+
 def test_a_deeper_layers_eligibility_equals_autograd_given_the_spikes_below():
     """The layer above reads the spikes of the layer below, tick by tick (the folded sequence path):
     with symmetric feedback its input weights get the exact gradient, the spikes below held as given."""
@@ -203,35 +242,8 @@ def test_a_deeper_layers_eligibility_equals_autograd_given_the_spikes_below():
     agent = SpikingPolicy(spaces.Box(-1, 1, (5,), np.float32), spaces.Discrete(3), hidden=[12, 10], n=n, seed=4,
                           ticks=TICKS, homeostasis=0.0, input_scale=3.0, out_scale=1.0, temperature=0.7)
     rng = np.random.default_rng(4)
-    below, actions = [], []
-    first = agent.layers[0]
-    original = first.forward
-
-    def record(u, ticks, const):  # keep the first layer's spikes of every step
-        zs = original(u, ticks, const)
-        below.append(zs.clone())
-        return zs
-
-    first.forward = record
-    for t in range(T_STEPS):
-        agent.act(rng.uniform(-1, 1, (n, 5)).astype(np.float32))
-        actions.append(agent.action.clone())
-    grads = agent.local_grads(agent.logp_cotangent())
-    layer = agent.layers[1]
-    p = layer.p
-    w_in = layer.w_in.clone().requires_grad_(True)
-    w_out = agent.w_out.clone()
-    v = torch.zeros(n, layer.size)
-    z = torch.zeros(n, layer.size)
-    y = torch.zeros(n, w_out.shape[1])
-    for zs in below:
-        for k in range(TICKS):
-            v = p.alpha * v + (w_in * zs[k][:, None, :]).sum(-1) - p.theta * z.detach()
-            z = SpikeFn.apply(v, p.theta, p.gamma_pd)
-            y = agent.kappa * y + (w_out * z[:, None, :]).sum(-1) + agent.b_out
-    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, actions[-1][:, None]).sum()
-    (ref,) = torch.autograd.grad(logp, (w_in,))
-    assert 0.02 < layer.rate.mean() < 0.9 and ref.abs().max() > 1e-3
+    below, actions, grads = play_recording_the_first_layer(agent, lambda: rng.uniform(-1, 1, (n, 5)).astype(np.float32))
+    ref = second_layer_reference(agent, below, actions, lambda w, z: (w * z[:, None, :]).sum(-1))
     torch.testing.assert_close(grads["layers.1.w_in"], ref, rtol=1e-3, atol=1e-5)
 
 
@@ -245,35 +257,15 @@ def test_a_stacked_convolutions_eligibility_equals_autograd_given_the_spikes_bel
     first, layer = agent.layers
     assert layer.in_shape == (3, *first.out_hw) and layer.positions > 1
     rng = np.random.default_rng(5)
-    below, actions = [], []
-    original = first.forward
+    below, actions, grads = play_recording_the_first_layer(agent, lambda: rng.integers(0, 2, (n, 6, 7, 2)).astype(np.uint8))
+    k, s = layer.kernel, layer.stride
 
-    def record(u, ticks, const):  # keep the first convolution's spikes of every step
-        zs = original(u, ticks, const)
-        below.append(zs.clone())
-        return zs
+    def conv(w, z):  # the first's spikes on its grid, zeros padded after it, one lifetime's kernels each
+        grid = torch.nn.functional.pad(z.view(n, *layer.in_shape), layer.pad)
+        return torch.stack([torch.nn.functional.conv2d(grid[i:i + 1], w[i].view(-1, 3, k, k), stride=s).flatten()
+                            for i in range(n)])
 
-    first.forward = record
-    for t in range(T_STEPS):
-        agent.act(rng.integers(0, 2, (n, 6, 7, 2)).astype(np.uint8))
-        actions.append(agent.action.clone())
-    grads = agent.local_grads(agent.logp_cotangent())
-    p, k, s = layer.p, layer.kernel, layer.stride
-    w_in = layer.w_in.clone().requires_grad_(True)
-    v = torch.zeros(n, layer.size)
-    z = torch.zeros(n, layer.size)
-    y = torch.zeros(n, agent.n_actions)
-    for zs in below:
-        for tick in range(TICKS):
-            grid = torch.nn.functional.pad(zs[tick].view(n, *layer.in_shape), layer.pad)
-            current = torch.stack([torch.nn.functional.conv2d(grid[i:i + 1], w_in[i].view(-1, 3, k, k), stride=s).flatten()
-                                   for i in range(n)])
-            v = p.alpha * v + current - p.theta * z.detach()
-            z = SpikeFn.apply(v, p.theta, p.gamma_pd)
-            y = agent.kappa * y + (agent.w_out * z[:, None, :]).sum(-1) + agent.b_out
-    logp = torch.log_softmax(y / agent.temperature, -1).gather(1, actions[-1][:, None]).sum()
-    (ref,) = torch.autograd.grad(logp, (w_in,))
-    assert 0.02 < layer.rate.mean() < 0.9 and ref.abs().max() > 1e-3
+    ref = second_layer_reference(agent, below, actions, conv)
     torch.testing.assert_close(grads["layers.1.w_in"], ref, rtol=1e-3, atol=1e-5)
     assert "layers.0.w_in" in grads and agent.shared_weights() == ("layers.0.w_in", "layers.1.w_in")
 
