@@ -125,7 +125,7 @@ def test_what_cannot_be_encoded_is_one_line_naming_shape_and_dtype(space, name):
     assert "\n" not in msg and str(tuple(space.shape)) in msg and str(np.dtype(space.dtype)) in msg
 
 
-def test_grids_get_a_convolutional_front_end_and_features_a_dense_one():
+def test_grids_get_a_convolutional_front_end_and_images_and_features_a_dense_one():
     agent = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2)
     assert agent.config["encoder"] == "spikes" and agent.config["frontend"] == "conv"
     conv = agent.layers[0]
@@ -135,6 +135,10 @@ def test_grids_get_a_convolutional_front_end_and_features_a_dense_one():
     assert dense.layers[0].w_in.shape == (2, 128, 1200)
     flat = SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3))
     assert flat.config["frontend"] == "dense"
+    image = spaces.Box(0, 255, (60, 80, 3), np.uint8)  # an integer image: the dense layer unless asked
+    assert SpikingPolicy(image, spaces.Discrete(3)).config["frontend"] == "dense"
+    assert SpikingPolicy(image, spaces.Discrete(3)).layers[0].w_in.shape == (1, 128, 3 * 3 * 15 * 20)  # pooled, + events
+    assert SpikingPolicy(image, spaces.Discrete(3), frontend="conv").config["frontend"] == "conv"
     with pytest.raises(ValueError, match="frontend 'conv' needs an encoder that keeps a picture"):
         SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3), frontend="conv")
 

@@ -693,7 +693,8 @@ def test_an_ale_game_runs_end_to_end_with_gymnasiums_atari_preprocessing(tmp_pat
     raw.close()
     assert run(tmp_path, "--env", "ale_py:ALE/Pong-v5", "--steps", "30") == 0
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
-    assert config["agent_kwargs"]["encoder"] == "pixels" and config["agent_kwargs"]["frontend"] == "conv"
+    # an image: flat into the dense layer by default
+    assert config["agent_kwargs"]["encoder"] == "pixels" and config["agent_kwargs"]["frontend"] == "dense"
     assert run(tmp_path, "--env", "pong", "--set", "env.preprocess=atari", name="not_ale") == 2
     assert "preprocess 'atari' needs an ALE game" in one_error_line(capsys)
 
