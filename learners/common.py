@@ -187,7 +187,8 @@ def default_entropy(agent, entropy: float | None = None, signal: str = "td") -> 
     1M, median of 10: 5.63 -> 6.44, 8 of 10 higher; docs/images.md). td from features, 0.003 -> 0.01
     (20 seeds): Acrobot lifetimes that never reach the goal by 300k 3 -> 0 (the others end about 7
     lower), CartPole without its preset 475 by 150k in 3 -> 8 of 10, Pong level (docs/results.md).
-    Greedy from features keeps 0.003: CartPole 475 by 100k in 7 -> 0 of 10 with 0.01."""
+    Greedy from features keeps 0.003: CartPole 475 by 100k in 7 -> 0 of 10 with 0.01; an image on the
+    dense front end (the default for images) reads as features here (greedy from pixels: not measured)."""
     if entropy is not None:
         return entropy
     return 0.003 if signal != "td" and not agent.shared_weights() else 0.01
