@@ -91,6 +91,10 @@ RANGES: dict[str, Range] = {
 }
 
 
+# Settings that may also be a list, one entry per convolution of a stack (agents/spiking.py, conv_stack).
+PER_CONVOLUTION = ("conv_channels", "conv_kernel", "conv_stride")
+
+
 def check_range(name: str, value: Any, label: str | None = None) -> None:
     """Raise ValueError (one line: the value and the allowed range) unless ``value`` is in ``name``'s range.
 
@@ -100,7 +104,7 @@ def check_range(name: str, value: Any, label: str | None = None) -> None:
     r = RANGES.get(name)
     if r is None or value is None:
         return
-    if isinstance(value, (list, tuple)) and name.startswith("conv_"):  # a stack of convolutions: each entry
+    if isinstance(value, (list, tuple)) and name in PER_CONVOLUTION:  # a stack of convolutions: each entry
         for v in value:
             check_range(name, v, label)
         return

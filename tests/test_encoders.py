@@ -246,6 +246,8 @@ def test_convolutions_stack_each_reading_the_grid_of_the_one_below():
         SpikingPolicy(MINATAR, spaces.Discrete(3), conv_channels=[16, 32], conv_kernel=[4, 3, 2])
     with pytest.raises(ValueError, match="conv_channels 0 is out of range"):
         SpikingPolicy(MINATAR, spaces.Discrete(3), conv_channels=[16, 0])
+    with pytest.raises(ValueError, match=r"conv_tau_mem \[3.0\] is not a number"):  # one time constant for all
+        SpikingPolicy(MINATAR, spaces.Discrete(3), conv_tau_mem=[3.0])
 
 
 @pytest.mark.parametrize("convs", [{}, dict(conv_channels=[8, 8], conv_kernel=[4, 3], conv_stride=[2, 1])],
