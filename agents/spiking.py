@@ -227,6 +227,8 @@ class SpikingPolicy(Policy):
         last = len(self.layers) - 1
         for i in range(last, -1, -1):  # from the top: "chain" carries each layer's signal to the one below
             layer = self.layers[i]
+            if not any(below.learn for below in self.layers[:i + 1]):
+                break  # nothing here or below learns (a frozen front end): no signal to compute
             if i == last and self.feedback != "random":
                 signal = (self.w_out * dy[:, :, None]).sum(1)
             elif self.feedback == "chain":
