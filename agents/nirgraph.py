@@ -18,6 +18,7 @@ says it). The graph, from the encoded observation to the logits::
 
     input -> Affine(W_in, b) -> LIF [-> Linear(W_rec) -> back into the LIF: a cycle, one tick late]
           -> ... -> Affine(W_out, b_out) -> LI(kappa) -> output
+    [input -> Linear(W_skip) -> the same LI: ``readout_skip``'s direct path]
 
 The biases are the homeostatic ones as they stand (frozen), the convolution is its dense
 (Toeplitz) matrix (its biases are per position, which NIR's Conv2d cannot hold). What NIR has no
@@ -98,11 +99,15 @@ def to_nir(agent, lifetime: int = 0, env_id: str = "") -> tuple[nir.NIRGraph, li
         last = lif
     a = agent.n_actions
     tau_out = np.full(a, DT / (1.0 - agent.kappa))
-    nodes["readout.affine"] = nir.Affine(weight=agent.w_out[k].numpy().astype(np.float32),
+    h = agent.hidden_out
+    nodes["readout.affine"] = nir.Affine(weight=agent.w_out[k, :, :h].numpy().astype(np.float32),
                                          bias=agent.b_out[k].numpy().astype(np.float32))
     nodes["readout.li"] = nir.LI(tau=tau_out, r=tau_out / DT, v_leak=np.zeros(a))
     nodes["output"] = nir.Output(output_type={"output": np.array([a])})
     edges += [(last, "readout.affine"), ("readout.affine", "readout.li"), ("readout.li", "output")]
+    if agent.w_out.shape[2] > h:  # readout_skip: the direct path from the encoded input
+        nodes["readout.skip"] = nir.Linear(weight=agent.w_out[k, :, h:].numpy().astype(np.float32))
+        edges += [("input", "readout.skip"), ("readout.skip", "readout.li")]
 
     space = agent.observation_space
     meta = {

@@ -82,7 +82,7 @@ RANGES: dict[str, Range] = {
     "ticks": count(1), "tau_mem": POSITIVE, "conv_tau_mem": POSITIVE, "tau_out": POSITIVE, "tau_adapt": POSITIVE,
     "beta": NON_NEGATIVE, "gamma_pd": NON_NEGATIVE, "input_scale": POSITIVE, "out_scale": NON_NEGATIVE,
     "target_rate": UNIT_OPEN, "homeostasis": NON_NEGATIVE, "temperature": POSITIVE, "temperature_start": POSITIVE,
-    "conv_channels": count(1), "conv_kernel": count(1), "conv_stride": count(1),
+    "conv_channels": count(1), "conv_kernel": count(1), "conv_stride": count(1), "input_smooth": NON_NEGATIVE,
     # learners (learners/eprop.py, reflect.py, bptt.py)
     "lr": NON_NEGATIVE, "hidden_lr": NON_NEGATIVE, "trace_lambda": UNIT_OPEN_HIGH, "lambda_end": UNIT_OPEN_HIGH,
     "lambda_steps": count(1), "gamma": UNIT, "critic_lr": NON_NEGATIVE, "critic_lambda": UNIT, "critic_hidden": count(1),

@@ -340,3 +340,32 @@ def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn,
     explicit = EProp(agent, bound_groups="shared", bound_norm="l1", entropy=0.02)
     assert explicit.config["bound_groups"] == "shared" and explicit.bound_norm == "l1"
     assert explicit.entropy == explicit.config["entropy"] == 0.02
+
+
+def test_a_pictures_dense_layer_can_start_from_smooth_random_fields():
+    from tracerl.agents.spiking import smooth_fields
+
+    image = spaces.Box(0, 255, (60, 80), np.uint8)  # 15 x 20 cells after pooling, 3 channels with the events
+    plain = SpikingPolicy(image, spaces.Discrete(3), n=2, hidden=32, input_smooth=0.0)
+    smooth = SpikingPolicy(image, spaces.Discrete(3), n=2, hidden=32, input_smooth=2.0)
+    default = SpikingPolicy(image, spaces.Discrete(3), n=2, hidden=32)  # a picture's dense layer: smooth by default
+    assert default.config["input_smooth"] == 2.0 and torch.equal(default.layers[0].w_in, smooth.layers[0].w_in)
+    w0, w1 = plain.layers[0].w_in, smooth.layers[0].w_in
+    torch.testing.assert_close(w1.norm(dim=2), w0.norm(dim=2))  # each neuron's norm kept: the same drive
+
+    def neighbours(w):  # correlation of a weight with the one a cell to its right, same channel
+        f = w.reshape(-1, 3, 15, 20)
+        return float(torch.corrcoef(torch.stack([f[..., :-1].flatten(), f[..., 1:].flatten()]))[0, 1])
+
+    assert abs(neighbours(w0)) < 0.05 and neighbours(w1) > 0.8
+    one = torch.zeros(1, 1, 3 * 15 * 20)
+    one[0, 0, 15 * 20 + 7 * 20 + 9] = 1.0  # a single cell of the second channel spreads over its neighbours only
+    f = smooth_fields(one, (3, 15, 20), 1.0).reshape(3, 15, 20)
+    assert f[0].abs().sum() == 0 and f[2].abs().sum() == 0 and f[1, 7, 9] == f[1].max() and f[1, 7, 10] > 0
+    assert f[1, 7, 9 + 4] == 0  # beyond 3 sigma the kernel is cut
+    grid = SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16, input_smooth=2.0)  # a convolution: no change
+    torch.testing.assert_close(grid.layers[0].w_in, SpikingPolicy(MINATAR, spaces.Discrete(3), n=2, hidden=16).layers[0].w_in)
+    features = SpikingPolicy(spaces.Box(-1, 1, (6,), np.float32), spaces.Discrete(3), n=2, hidden=16)
+    assert features.config["input_smooth"] == 0.0 and grid.config["input_smooth"] == 2.0  # as asked, though unused
+    with pytest.raises(ValueError, match="input_smooth -1.0 is out of range"):
+        SpikingPolicy(image, spaces.Discrete(3), input_smooth=-1.0)

@@ -40,22 +40,27 @@ def reference_logps(w_in, w_out, b_out, xs, actions, alpha, kappa, theta, gamma_
     v = torch.zeros(n, h)
     z = torch.zeros(n, h)
     y = torch.zeros(n, w_out.shape[1])
+    w_skip, w_out = w_out[:, :, h:], w_out[:, :, :h]  # columns past h: the readout's direct path from x
     out = []
     for x, a in zip(xs, actions):
         current = (w_in * x[:, None, :]).sum(-1)  # bias is 0: homeostasis off
+        direct = (w_skip * x[:, None, :]).sum(-1) if w_skip.shape[2] else 0.0
         for _ in range(TICKS):
             v = alpha * v + current - theta * z.detach()
             z = SpikeFn.apply(v, theta, gamma_pd)
-            y = kappa * y + (w_out * z[:, None, :]).sum(-1) + b_out
+            y = kappa * y + (w_out * z[:, None, :]).sum(-1) + direct + b_out
         out.append(torch.log_softmax(y / temperature, -1).gather(1, a[:, None])[:, 0])
     return out
 
 
-def rollout(signal="greedy", trace_lambda=0.0, n=2, seed=3):
+def rollout(signal="greedy", trace_lambda=0.0, n=2, seed=3, readout_skip=False):
     """Run the agent (and a learner with lr=0, so weights stay fixed) on random observations."""
     obs_space = spaces.Box(-1, 1, (5,), np.float32)
     agent = SpikingPolicy(obs_space, spaces.Discrete(3), hidden=16, n=n, seed=seed, ticks=TICKS,
-                          homeostasis=0.0, input_scale=3.0, out_scale=1.0, temperature=0.7)
+                          homeostasis=0.0, input_scale=3.0, out_scale=1.0, temperature=0.7,
+                          readout_skip=readout_skip)
+    if readout_skip:  # W_skip starts at zero: give the direct path a say in the policy
+        agent.w_out[:, :, 16:] = torch.randn(n, 3, 5, generator=torch.Generator().manual_seed(seed))
     learner = EProp(agent, signal=signal, lr=0.0, trace_lambda=trace_lambda, entropy=0.0)
     rng = np.random.default_rng(seed)
     xs, actions = [], []
@@ -99,6 +104,28 @@ def test_eprop_hidden_gradient_equals_autograd_with_detached_reset():
     ref = reference_grads(agent, xs, actions, [0.0] * (T_STEPS - 1) + [1.0])
     assert ref["w_in"].abs().max() > 1e-3  # surrogate gradients actually flow
     torch.testing.assert_close(grads["layers.0.w_in"], ref["w_in"], rtol=1e-3, atol=1e-5)
+
+
+def test_readout_skip_eligibility_equals_autograd():
+    """With the direct path x -> readout, W_skip's gradient and the hidden layer's (whose signal reads
+    W_out alone) are autograd's through the whole history."""
+    agent, _, grads, xs, actions = rollout(readout_skip=True)
+    assert agent.w_out.shape[2] == 16 + 5
+    ref = reference_grads(agent, xs, actions, [0.0] * (T_STEPS - 1) + [1.0])
+    assert ref["w_out"][:, :, 16:].abs().max() > 1e-2
+    torch.testing.assert_close(grads["w_out"], ref["w_out"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(grads["layers.0.w_in"], ref["w_in"], rtol=1e-3, atol=1e-5)
+
+
+def test_readout_skip_starts_as_the_network_without_it():
+    plain, skip = (SpikingPolicy(spaces.Box(0, 255, (12, 16), np.uint8), spaces.Discrete(3), hidden=8, n=2, seed=1,
+                                 readout_skip=flag) for flag in (False, True))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        obs = rng.integers(0, 256, (2, 12, 16)).astype(np.uint8)
+        plain.act(obs), skip.act(obs)
+        torch.testing.assert_close(skip.pi, plain.pi)
+    torch.testing.assert_close(skip.features(), plain.features())
 
 
 @pytest.mark.parametrize("lam", [0.5, 0.9])

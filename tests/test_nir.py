@@ -99,15 +99,19 @@ def test_tracerls_importer_reproduces_every_hidden_spike_and_every_action(tmp_pa
     assert fired > 1.0 and actions == {0, 1}  # the comparison saw spikes and both actions
 
 
-@pytest.mark.parametrize("convs", [dict(conv_channels=8), dict(conv_channels=[8, 8], conv_kernel=[4, 3], conv_stride=[2, 1])],
-                         ids=["one-convolution", "two-convolutions"])
+@pytest.mark.parametrize("convs", [dict(conv_channels=8), dict(conv_channels=[8, 8], conv_kernel=[4, 3], conv_stride=[2, 1]),
+                                   dict(conv_channels=8, readout_skip=True)],
+                         ids=["one-convolution", "two-convolutions", "direct-path"])
 def test_a_picture_agent_exports_its_convolutions_and_plays_move_for_move(tmp_path, convs):
     """A convolution is exported as its Toeplitz matrix (the second reads the first's spikes); the
     event encoder's state, a 0-d flag among arrays, travels in the metadata."""
     space = gym.spaces.Box(0, 1, (10, 10, 4), np.uint8)
     agent = make_agent("spiking", space, gym.spaces.Discrete(3), n=1, seed=2, hidden=16, reset="zero", out_scale=1.0,
                        homeostasis=0.0, **convs).freeze()
+    if convs.get("readout_skip"):  # the direct path starts at zero: give it weights worth exporting
+        agent.w_out[:, :, agent.hidden_out:] = torch.randn(1, 3, agent.encoder.out_dim, generator=torch.Generator().manual_seed(0))
     graph, notes = to_nir(agent, lifetime=0, env_id="grid")
+    assert ("readout.skip" in graph.nodes) == bool(convs.get("readout_skip"))
     assert notes == [] and len(agent.layers) == (3 if isinstance(convs["conv_channels"], list) else 2)
     nir.write(tmp_path / "p.nir", graph)
     player = NIRPolicy(nir.read(tmp_path / "p.nir"))

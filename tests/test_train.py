@@ -114,7 +114,7 @@ def _corrupt(tmp_path):
 
 SPIKING = ("hidden, neuron, recurrent, ticks, tau_mem, tau_out, tau_adapt, beta, gamma_pd, encoder, feedback, "
            "input_scale, out_scale, target_rate, homeostasis, temperature, encoder_kwargs, frontend, conv_channels, "
-           "conv_kernel, conv_stride, frontend_learn, reset, temperature_start, conv_tau_mem, critic_reads")
+           "conv_kernel, conv_stride, frontend_learn, reset, temperature_start, conv_tau_mem, critic_reads, readout_skip, input_smooth")
 EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lambda_steps, gamma, critic_lr, "
          "critic_lambda, entropy, baseline_beta, sparse_baseline, bound_kappa, optimizer, rms_beta, reward_scale, "
          "signal_bound, bound_groups, bound_norm, critic, critic_hidden, entropy_target, entropy_rate")
