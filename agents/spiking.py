@@ -205,7 +205,7 @@ class SpikingPolicy(Policy):
                                 gamma_pd, input_scale, self.seeds, salt=10 * (i + len(layers)), reset=reset)
                    for i in range(len(sizes))]
         self.layers = nn.ModuleList(layers)
-        dense_picture = picture is not None and not self.conv
+        self.dense_picture = dense_picture = picture is not None and not self.conv
         if input_smooth is None:
             input_smooth = SMOOTH_PICTURE if dense_picture else 0.0
         self.config["input_smooth"] = input_smooth

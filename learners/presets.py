@@ -16,7 +16,7 @@ import copy
 
 DEFAULT = {
     "agent": {"hidden": 128, "ticks": 4},
-    # entropy None: 0.01, or 0.003 for greedy from features (learners.common.default_entropy)
+    # entropy None: 0.01, or 0.003 for greedy and for td from an image's dense layer (learners.common.default_entropy)
     "learner": {"signal": "td", "lr": 0.01, "trace_lambda": 0.9, "entropy": None, "reward_scale": True},
     "reward": "env",
     "env": {},

@@ -316,13 +316,14 @@ def test_the_bound_can_read_the_traces_squared_l2_norm():
         EProp(SpikingPolicy(MINATAR, spaces.Discrete(3), n=1, hidden=8), bound_norm="l3")
 
 
-@pytest.mark.parametrize("frontend_learn, obs_space, groups, norm, greedy_entropy", [
-    (True, MINATAR, "weight", "l2sq", 0.01),  # a learning convolution: every tensor on its own, by L2^2
-    (False, MINATAR, "shared", "l1", 0.003),  # frozen kernels: no shared weights, one L1 bound as before
-    (True, spaces.Box(-1.0, 1.0, (6,)), "shared", "l1", 0.003),  # features
+@pytest.mark.parametrize("frontend_learn, obs_space, groups, norm, greedy_entropy, td_entropy", [
+    (True, MINATAR, "weight", "l2sq", 0.01, 0.01),  # a learning convolution: every tensor on its own, by L2^2
+    (False, MINATAR, "shared", "l1", 0.003, 0.01),  # frozen kernels: no shared weights, one L1 bound as before
+    (True, spaces.Box(-1.0, 1.0, (6,)), "shared", "l1", 0.003, 0.01),  # features
+    (True, spaces.Box(0, 255, (60, 80), np.uint8), "shared", "l1", 0.003, 0.003),  # an image on the dense layer
 ])
 def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn, obs_space, groups, norm,
-                                                                 greedy_entropy):
+                                                                 greedy_entropy, td_entropy):
     """bound_groups and bound_norm "auto" and entropy None (the defaults) resolve by the agent and the
     run's config records the choice, so a resumed run keeps it; an explicit choice is kept."""
     from tracerl.learners.bptt import BPTT
@@ -332,8 +333,8 @@ def test_the_step_bound_is_per_tensor_where_a_convolution_learns(frontend_learn,
     assert learner.config["bound_groups"] == groups and learner.config["bound_norm"] == norm
     assert learner.bound_norm == norm
     assert learner.own_bound == (set(learner.names) if groups == "weight" else set(agent.shared_weights()))
-    assert learner.entropy == learner.config["entropy"] == 0.01  # td: 0.01 (default_entropy)
-    assert BPTT(agent, entropy=None, signal="td").entropy == 0.01
+    assert learner.entropy == learner.config["entropy"] == td_entropy  # td: 0.01 but from an image's dense layer
+    assert BPTT(agent, entropy=None, signal="td").entropy == td_entropy
     # greedy: 0.003 unless a convolution learns
     assert EProp(agent, signal="greedy").entropy == Reflect(agent, entropy=None).entropy == greedy_entropy
     assert BPTT(agent, entropy=None).entropy == greedy_entropy  # bptt's own default signal is greedy
