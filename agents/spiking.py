@@ -292,6 +292,7 @@ class SpikingPolicy(Policy):
         left out. ``w`` maps the names of ``weights()`` to tensors (leaves that require grad).
         """
         softclip = lambda x: (torch.nn.functional.softplus(10 * x) - torch.nn.functional.softplus(10 * (x - 1))) / 10  # noqa: E731
+        x = u  # the flat encoded observation, which readout_skip's direct path reads
         if self.conv:  # u is the flat encoded observation (``x``); the convolution reads it as the picture
             u = u.reshape(u.shape[0], *self.encoder.out_shape)
         for i, layer in enumerate(self.layers):
@@ -300,6 +301,8 @@ class SpikingPolicy(Policy):
                 current = current + (w[f"layers.{i}.w_rec"] * layer.rate_ema[:, None, :]).sum(-1)
             theta = layer.p.theta
             u = softclip((current - theta * (1 - layer.p.alpha) / 2) / theta)
+        if self.skip:
+            u = torch.cat([u, x], dim=1)
         return ((w["w_out"] * u[:, None, :]).sum(-1) + w["b_out"]) / (1 - self.kappa)
 
     def weights(self) -> dict[str, torch.Tensor]:

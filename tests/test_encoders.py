@@ -273,6 +273,28 @@ def test_every_learner_trains_the_convolution(learner_name, kwargs, convs):
         assert torch.isfinite(layer.w_in).all()
 
 
+@pytest.mark.parametrize("learner_name, kwargs", [("eprop", {"signal": "td"}), ("eprop", {"signal": "greedy"}),
+                                                  ("reflect", {}), ("bptt", {"truncation": 5})])
+def test_every_learner_trains_an_images_dense_layer_and_its_direct_path(learner_name, kwargs):
+    """An integer image on the dense front end, with readout_skip: the dense layer and W_skip (which
+    starts at zero) both move, for each learner (bptt once crashed on the image encoder's buffers)."""
+    from tracerl.learners import make_learner
+
+    n = 2
+    agent = SpikingPolicy(spaces.Box(0, 255, (12, 16), np.uint8), spaces.Discrete(3), n=n, hidden=8, readout_skip=True)
+    learner = make_learner(learner_name, agent, **kwargs)
+    rng = np.random.default_rng(0)
+    w0 = agent.layers[0].w_in.detach().clone()
+    obs = rng.integers(0, 256, (n, 12, 16)).astype(np.uint8)
+    for t in range(30):
+        agent.act(obs)
+        obs = rng.integers(0, 256, (n, 12, 16)).astype(np.uint8)
+        learner.step(rng.choice([-1.0, 0.0, 1.0], n), np.zeros(n, bool), obs)
+    assert (agent.layers[0].w_in.detach() - w0).abs().max() > 0
+    skip = agent.w_out.detach()[:, :, agent.hidden_out:]
+    assert skip.abs().max() > 0 and torch.isfinite(skip).all()
+
+
 def readout_change(frontend_learn: bool, bound_groups: str = "shared", bound_norm: str = "l1") -> torch.Tensor:
     """The readout's change in the first learning step of a conv agent (the same forward either way)."""
     n = 2
