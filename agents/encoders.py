@@ -159,7 +159,8 @@ class FrameEncoder(nn.Module):
         if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
             raise ValueError(f"cannot scale observations of shape {shape} and dtype {space.dtype} to [0, 1]: "
                              f"its Box needs finite bounds with high > low")
-        chw = lambda a: self._chw(torch.as_tensor(a, dtype=torch.float32)[None])[0].clone()  # noqa: E731  (not a view: bptt detaches buffers in place)
+        # a copy, not a view of the batch of one: bptt detaches every buffer in place, which a view refuses
+        chw = lambda a: self._chw(torch.as_tensor(a, dtype=torch.float32)[None])[0].clone()  # noqa: E731
         self.register_buffer("low", chw(low), persistent=False)
         self.register_buffer("inv_range", 1.0 / chw(high - low), persistent=False)
         self.register_buffer("last", torch.zeros(n, c, ho, wo))

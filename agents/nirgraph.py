@@ -105,7 +105,7 @@ def to_nir(agent, lifetime: int = 0, env_id: str = "") -> tuple[nir.NIRGraph, li
     nodes["readout.li"] = nir.LI(tau=tau_out, r=tau_out / DT, v_leak=np.zeros(a))
     nodes["output"] = nir.Output(output_type={"output": np.array([a])})
     edges += [(last, "readout.affine"), ("readout.affine", "readout.li"), ("readout.li", "output")]
-    if agent.w_out.shape[2] > h:  # readout_skip: the direct path from the encoded input
+    if agent.skip:  # readout_skip: the direct path from the encoded input, W_out's columns past h
         nodes["readout.skip"] = nir.Linear(weight=agent.w_out[k, :, h:].numpy().astype(np.float32))
         edges += [("input", "readout.skip"), ("readout.skip", "readout.li")]
 

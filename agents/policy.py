@@ -12,8 +12,8 @@ one environment step at a time, without autograd::
 ``dy`` is a cotangent on the policy's logits y_t (N, A): ``(onehot(a_t) - pi_t) / T`` gives
 grad log pi(a_t | s_t), ``entropy_cotangent()`` the gradient of the policy's entropy. Learners
 combine these with traces and a learning signal; they never look inside the network, and call
-nothing else of it (``features()``, ``entropy()``, ``weights()``, ``shared_weights()``, ``as_batch()``: all
-documented here).
+nothing else of it (``features()``, ``entropy()``, ``weights()``, ``shared_weights()``, ``as_batch()``,
+``dense_picture``: all documented here).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Policy(nn.Module):
     """Base class: subclasses implement ``_forward``, ``local_grads``, ``features``, ``weights``."""
 
     READOUT: tuple[str, ...] = ()  # names of the readout weights (the rest are "hidden" to learners)
+    dense_picture: bool = False  # a picture read flat by a dense layer (learners' default entropy differs)
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, n: int,
                  seed: int | Sequence[int], temperature: float, temperature_start: float | None = None):

@@ -195,7 +195,7 @@ def default_entropy(agent, entropy: float | None = None, signal: str = "td") -> 
         return entropy
     if agent.shared_weights():
         return 0.01
-    return 0.003 if signal != "td" or getattr(agent, "dense_picture", False) else 0.01
+    return 0.003 if signal != "td" or agent.dense_picture else 0.01
 
 
 def nan_to_num(x: torch.Tensor) -> torch.Tensor:
