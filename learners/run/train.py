@@ -35,6 +35,12 @@ from tracerl.learners.run.settings import UsageError, one_line, resolve
 COMPILING = "compiling the per-step update (torch.compile): 15-60 s"
 
 
+def recorded(resolved: dict, given: dict) -> dict:
+    """What config.yaml records of an agent or learner: the settings it resolved, overridden by those
+    given, but for a given None (the class chose the value: entropy, tau_out, ...; record its choice)."""
+    return {**resolved, **{k: v for k, v in given.items() if v is not None or k not in resolved}}
+
+
 def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] = (), on_error=None) -> int:
     """Run the training that ``given`` (flags by their dest, e.g. ``{"env": "pong", "set": [...]}``)
     asks for; returns the exit code. Raises UsageError for a bad setting.
@@ -65,8 +71,8 @@ def train(given: dict, argv: Sequence[str] = (), callbacks: Sequence[Callback] =
     obs, _ = env.reset(seed=config["seed"])
     agent = build_agent(config, env)
     learner = build_learner(config, agent)
-    config["agent_kwargs"] = {**agent.config, **config["agent_kwargs"]} if ckpt is None else config["agent_kwargs"]
-    config["learner_kwargs"] = {**learner.config, **config["learner_kwargs"]}
+    config["agent_kwargs"] = recorded(agent.config, config["agent_kwargs"]) if ckpt is None else config["agent_kwargs"]
+    config["learner_kwargs"] = recorded(learner.config, config["learner_kwargs"])
     measures, stats, step = Measures(n, counts_events(config["env"])), StepStats(), 0
     if ckpt is not None:
         try:
