@@ -187,7 +187,6 @@ def test_config_file_then_flags_then_set(tmp_path):
     assert yaml.safe_load((tmp_path / "again" / "config.yaml").read_text()) == saved
 
 
-
 def test_config_yaml_records_the_value_a_default_of_none_resolved_to(tmp_path):
     """The default preset leaves entropy to the learner (None: by what the agent is); config.yaml
     records what it chose, so the file says what ran and reproduces it."""
@@ -197,6 +196,7 @@ def test_config_yaml_records_the_value_a_default_of_none_resolved_to(tmp_path):
     saved = yaml.safe_load((tmp_path / "pixels" / "config.yaml").read_text())
     assert saved["learner_kwargs"]["entropy"] == 0.003  # td from an image's dense layer
     assert saved["agent_kwargs"]["frontend"] == "dense" and saved["agent_kwargs"]["input_smooth"] == 2.0
+
 
 # -- TensorBoard ---------------------------------------------------------------------------------
 def test_short_run_writes_hyperparameters_config_and_curves(tmp_path):

@@ -37,7 +37,7 @@ COMPILING = "compiling the per-step update (torch.compile): 15-60 s"
 
 def recorded(resolved: dict, given: dict) -> dict:
     """What config.yaml records of an agent or learner: the settings it resolved, overridden by those
-    given, but for a given None (the class chose the value: entropy, tau_out, ...; record its choice)."""
+    given, but for a given None (the class chose the value, e.g. the entropy by the agent's kind: record it)."""
     return {**resolved, **{k: v for k, v in given.items() if v is not None or k not in resolved}}
 
 
