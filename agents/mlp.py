@@ -58,6 +58,10 @@ class MLPPolicy(Policy):
         return {"w2": dy[:, :, None] * self.h[:, None, :], "b2": dy,
                 "w1": dh[:, :, None] * self.x[:, None, :], "b1": dh}
 
+    def feature_grads(self, dphi: torch.Tensor) -> dict[str, torch.Tensor]:
+        dh = dphi[:, :self.h.shape[1]] * (1 - self.h * self.h)  # features are [h, x, 1]: only h depends on W
+        return {"w1": dh[:, :, None] * self.x[:, None, :], "b1": dh}
+
     def standin_logits(self, u: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
         """The MLP itself on input u: its own one-step stand-in (see SpikingPolicy.standin_logits)."""
         h = torch.tanh((w["w1"] * u[:, None, :]).sum(-1) + w["b1"])

@@ -176,6 +176,11 @@ class Policy(nn.Module):
         """d(sum(dy * y_t))/dW for every learnable weight W, each shaped like W."""
         raise NotImplementedError
 
+    def feature_grads(self, dphi: torch.Tensor) -> dict[str, torch.Tensor]:
+        """d(sum(dphi * features()))/dW for the weights below the readout that the features depend
+        on (a critic's gradient sent into the network, ``EProp(critic_torso=...)``), each shaped like W."""
+        raise NotImplementedError
+
     def shared_weights(self) -> tuple[str, ...]:
         """Names of the weights shared across positions (a convolution's kernels): their trace sums
         every position's, so learners bound their step apart. None here."""

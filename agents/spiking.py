@@ -282,6 +282,26 @@ class SpikingPolicy(Policy):
                 grads[f"layers.{i}.{k}"] = g
         return grads
 
+    def feature_grads(self, dphi: torch.Tensor) -> dict[str, torch.Tensor]:
+        """A critic's cotangent on ``features()`` sent into the network. The features' first block is
+        ``(1 - kappa) zbar`` of the last hidden layer, filtered as the readout is, so its neurons get
+        the learning signal ``L = (1 - kappa) dphi[:H]`` on their own eligibility, as the actor's ``B dy``;
+        with ``feedback="chain"`` the layers below get it carried back as the actor's, else nothing
+        (the other feature blocks, the input and the rates of the layers below, are read as given)."""
+        signal = dphi[:, :self.hidden_out] * (1.0 - self.kappa)
+        grads = {}
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i < len(self.layers) - 1:
+                if self.feedback != "chain":
+                    break
+                above = self.layers[i + 1]
+                signal = above.feed_back(signal * above.psi_mean)
+            if layer.learn:
+                for k, g in layer.local_grads(signal).items():
+                    grads[f"layers.{i}.{k}"] = g
+        return grads
+
     def standin_logits(self, u: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
         """A one-step, rate-based stand-in of the network (the reflect learner differentiates it).
 

@@ -118,6 +118,10 @@ class LinearCritic(nn.Module):
     def value(self, phi: torch.Tensor) -> torch.Tensor:
         return (self.w * phi).sum(-1)
 
+    def grad_phi(self, phi: torch.Tensor) -> torch.Tensor:
+        """dV/dphi (N, F)."""
+        return self.w
+
     def update(self, phi: torch.Tensor, delta: torch.Tensor) -> None:
         self.e.mul_(self.gamma * self.lam).add_(phi)
         step = obgd_step(self.lr, self.e.abs().sum(-1), self.kappa)
@@ -163,6 +167,11 @@ class MLPCritic(nn.Module):
 
     def value(self, phi: torch.Tensor) -> torch.Tensor:
         return (self.u * phi).sum(-1) + (self.v * self._hidden(phi)[1]).sum(-1)
+
+    def grad_phi(self, phi: torch.Tensor) -> torch.Tensor:
+        """dV/dphi = u + W^T (v * [W phi > 0]), (N, F)."""
+        pre, _ = self._hidden(phi)
+        return self.u + torch.bmm(((self.v * (pre > 0)))[:, None, :], self.W)[:, 0]
 
     def update(self, phi: torch.Tensor, delta: torch.Tensor) -> None:
         pre, h = self._hidden(phi)

@@ -76,6 +76,11 @@ class EProp(nn.Module):
             "auto": "weight" where a convolution learns, "shared" otherwise.
         bound_norm: the size of the trace the bound reads, "l1" (ObGD's), "l2sq" (see ``trace_size``),
             or "auto": "l2sq" where a convolution learns, "l1" otherwise.
+        critic_torso: step size with which the critic's TD error also trains the hidden layers it reads
+            (td; 0: the critic reads them as given). Their weights W get ``W += lr_eff delta_t e^V_t``
+            with ``e^V_t = gamma lambda_c e^V_{t-1} + dV(s_t)/dW`` (``agent.feature_grads``): TD(lambda) on
+            a torso that actor and critic share, as AC(lambda) has it; ``lr_eff`` is bounded per weight
+            tensor by its own trace as the actor's (``bound_norm``, ``bound_kappa``).
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -87,7 +92,8 @@ class EProp(nn.Module):
                  sparse_baseline: bool = False, bound_kappa: float = 2.0, optimizer: str = "sgd",
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
                  bound_groups: str = "auto", bound_norm: str = "auto", critic: str = "linear",
-                 critic_hidden: int = 64, entropy_target: float | None = None, entropy_rate: float = 1e-3):
+                 critic_hidden: int = 64, entropy_target: float | None = None, entropy_rate: float = 1e-3,
+                 critic_torso: float = 0.0):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -104,7 +110,7 @@ class EProp(nn.Module):
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
                            reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups,
                            bound_norm=bound_norm, critic=critic, critic_hidden=critic_hidden,
-                           entropy_target=entropy_target, entropy_rate=entropy_rate)
+                           entropy_target=entropy_target, entropy_rate=entropy_rate, critic_torso=critic_torso)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         if bound_norm not in BOUND_NORMS:
@@ -143,6 +149,10 @@ class EProp(nn.Module):
             dim = agent.features().shape[1]
             self.critic = (LinearCritic(n, dim, critic_lr, gamma, critic_lambda) if critic == "linear" else
                            MLPCritic(n, dim, critic_lr, gamma, critic_lambda, hidden=critic_hidden, seeds=agent.seeds))
+        self.torso_lr, self.critic_lambda = (critic_torso if signal == "td" else 0.0), critic_lambda
+        self.torso = list(agent.feature_grads(agent.features()).keys()) if self.torso_lr else []
+        for k in self.torso:
+            self.register_buffer(self._buf("vtrace", k), torch.zeros_like(agent.weights()[k]))
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
         self.temperature = TemperatureSchedule.of(agent)
         self.entropy_target = None if entropy_target is None else entropy_target * math.log(agent.n_actions)
@@ -215,6 +225,7 @@ class EProp(nn.Module):
         if self.signal == "td":
             phi = agent.features()
             v = self.critic.value(phi)
+            g_v = agent.feature_grads(self.critic.grad_phi(phi)) if self.torso else {}
             agent.reset_state(done)
             agent.advance(obs)  # forward on s_{t+1}: features for V(s_{t+1}), and a_{t+1} sampled
             v_next = torch.where(terminal, torch.zeros_like(v), torch.where(cut, boot, self.critic.value(agent.features())))
@@ -263,6 +274,16 @@ class EProp(nn.Module):
             update_sq = update_sq + u.flatten(1).pow(2).sum(1)
 
         if self.critic is not None:
+            weights = agent.weights()
+            for k in self.torso:  # the critic's TD(lambda) step on the layers it reads, before it moves itself
+                e = getattr(self, self._buf("vtrace", k))
+                shape = (-1,) + (1,) * (e.dim() - 1)
+                e.mul_(self.gamma * self.critic_lambda).add_(g_v[k])
+                size = trace_size(e, self.bound_norm)
+                lr = obgd_step(self.torso_lr, size, self.bound_kappa) if self.bound_kappa else torch.full((n,), self.torso_lr)
+                u = nan_to_num(e * (lr * safe_adv).view(shape))
+                weights[k].add_(u)
+                e.masked_fill_(done.view(shape), 0.0)
             self.critic.update(phi, safe_adv)
             self.critic.reset_traces(done)
         for e in traces.values():
@@ -294,3 +315,6 @@ class EProp(nn.Module):
             e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
         if self.critic is not None:
             self.critic.reset_traces(mask)
+        for k in self.torso:
+            e = getattr(self, self._buf("vtrace", k))
+            e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)

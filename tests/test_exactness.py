@@ -392,3 +392,32 @@ def test_alif_and_recurrent_eligibility_equal_autograd(neuron, recurrent):
     if recurrent:
         assert refs[1].abs().max() > 1e-3
         torch.testing.assert_close(grads["layers.0.w_rec"], refs[1], rtol=1e-3, atol=1e-5)
+
+
+def reference_zbar(w_in, xs, alpha, kappa, theta, gamma_pd):
+    """The readout-filtered spikes zbar after T steps, tick by tick, differentiable in w_in."""
+    v = torch.zeros(w_in.shape[0], w_in.shape[1])
+    z, zbar = torch.zeros_like(v), torch.zeros_like(v)
+    for x in xs:
+        current = (w_in * x[:, None, :]).sum(-1)
+        for _ in range(TICKS):
+            v = alpha * v + current - theta * z.detach()
+            z = SpikeFn.apply(v, theta, gamma_pd)
+            zbar = kappa * zbar + z
+    return zbar
+
+
+def test_feature_gradient_equals_autograd_through_the_whole_history():
+    """A critic's cotangent on the features, sent into the hidden layer (``critic_torso``), is autograd's
+    gradient of ``dphi . phi`` through the whole history; only the first block (the filtered spikes) counts."""
+    agent, _, _, xs, _ = rollout()  # greedy: the agent's state is that of the last step in xs
+    dphi = torch.randn(agent.n, agent.feature_dim, generator=torch.Generator().manual_seed(1))
+    grads = agent.feature_grads(dphi)
+    assert set(grads) == {"layers.0.w_in"}
+    p = agent.layers[0].p
+    w_in = agent.layers[0].w_in.clone().requires_grad_(True)
+    zbar = reference_zbar(w_in, xs, p.alpha, agent.kappa, p.theta, p.gamma_pd)
+    torch.testing.assert_close(zbar.detach() * (1 - agent.kappa), agent.features()[:, :16], rtol=1e-5, atol=1e-6)
+    (ref,) = torch.autograd.grad((dphi[:, :16] * (1 - agent.kappa) * zbar).sum(), w_in)
+    assert ref.abs().max() > 1e-3
+    torch.testing.assert_close(grads["layers.0.w_in"], ref, rtol=1e-3, atol=1e-5)

@@ -464,6 +464,20 @@ def test_mlp_critic_traces_are_the_discounted_sum_of_autograd_gradients():
     assert (critic.W != 0).all() and not torch.equal(critic.W[0], critic.W[1])  # random, per lifetime
 
 
+def test_critics_gradient_in_their_features_is_autograds():
+    """``grad_phi`` (what ``critic_torso`` sends into the network) against autograd, both critics."""
+    from tracerl.learners.common import LinearCritic, MLPCritic
+    gen = torch.Generator().manual_seed(0)
+    n, dim = 3, 6
+    for critic in (LinearCritic(n, dim), MLPCritic(n, dim, hidden=5, seeds=[0, 1, 2])):
+        for buf in critic.buffers():
+            if not buf.abs().sum():  # the zero-initialised weights (and traces): give them values
+                buf.copy_(torch.randn(buf.shape, generator=gen))
+        phi = torch.randn(n, dim, generator=gen).requires_grad_(True)
+        (want,) = torch.autograd.grad(critic.value(phi).sum(), phi)
+        torch.testing.assert_close(critic.grad_phi(phi.detach()), want)
+
+
 def test_mlp_critic_fits_a_value_a_linear_critic_cannot():
     """Each step a state (x1, x2) in {0, 1}^2 whose value is x1 XOR x2 (one-step episodes). The best
     linear fit on (x1, x2, 1) leaves a squared error of 0.25; the hidden layer fits it."""
@@ -747,3 +761,36 @@ def test_eprop_takes_the_mlp_critic_by_name():
     assert learner.critic.v.abs().sum() > 0  # the hidden layer's read has learned
     with pytest.raises(ValueError, match="unknown critic 'deep'; allowed: 'linear', 'mlp'"):
         EProp(agent, critic="deep")
+
+
+@pytest.mark.parametrize("kind", ["spiking", "mlp"])
+def test_critic_torso_fits_a_value_through_the_hidden_layer_alone(kind):
+    """``critic_torso``: the critic's TD error trains the layer it reads. With the critic's own weights
+    held (critic_lr 0) and the actor's too (lr 0), one-step episodes in one of two states, paying 1 in
+    the first and 0 in the second, leave V's error where it starts without the torso step; with it,
+    the error of the last 100 steps is a quarter of that or less."""
+    space = spaces.Box(0.0, 1.0, (6,), np.float32)
+    states = np.stack([np.linspace(0.0, 1.0, 6), np.linspace(1.0, 0.0, 6)]).astype(np.float32)
+    n = 4
+    errors = {}
+    for torso in (0.0, 0.3):
+        agent = (SpikingPolicy(space, spaces.Discrete(2), hidden=16, n=n, seed=0, homeostasis=0.0, ticks=8) if kind == "spiking"
+                 else MLPPolicy(space, spaces.Discrete(2), hidden=16, n=n, seed=0))
+        learner = EProp(agent, signal="td", lr=0.0, entropy=0.0, critic_lr=0.0, reward_scale=False, critic_torso=torso)
+        w = torch.randn(learner.critic.w.shape, generator=torch.Generator().manual_seed(1)).abs()
+        learner.critic.w.copy_(w * (torch.arange(w.shape[1]) < 16))  # V reads the hidden layer alone, V >= 0
+        rng = np.random.default_rng(0)
+        which = rng.integers(0, 2, n)
+        err = []
+        for _ in range(400):
+            agent.act(states[which])
+            target = torch.as_tensor(1.0 - which, dtype=torch.float32)
+            err.append((target - learner.critic.value(agent.features())).abs())
+            which_next = rng.integers(0, 2, n)
+            learner.step(target.numpy(), np.ones(n, bool), states[which_next])
+            which = which_next
+        errors[torso] = (torch.stack(err[:100]).mean(0), torch.stack(err[-100:]).mean(0))
+    start, still = errors[0.0]
+    assert (still > 0.5 * start).all(), (start, still)  # nothing else moves V
+    _, fitted = errors[0.3]
+    assert (fitted < 0.25 * still).all(), (fitted, still)
