@@ -17,7 +17,8 @@ with the learning signal A_t:
   now". (``sparse_baseline``: b tracks the non-zero rewards alone and only they carry a signal.)
 - ``signal="td"``: ``A_t = delta_t = r_t + gamma V(s_{t+1}) (1 - done) - V(s_t)`` from a linear
   critic on the agent's spike features (or, ``critic="mlp"``, one with a hidden ReLU layer besides),
-  learned online by TD(lambda).
+  learned online by TD(lambda); with ``critic_torso`` its TD error also trains the hidden layer it
+  reads, through that layer's own eligibility (``agent.feature_grads``).
 
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1, or ||E||_2^2, is large; the
 signal's size is left out, see ``obgd_step``; behind a learning convolution every weight tensor is
