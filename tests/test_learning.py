@@ -553,7 +553,7 @@ def test_default_settings_keep_exploring_and_learn_cartpole_from_its_own_reward(
 
 
 def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
-    from tracerl.learners.presets import DEFAULT, DEFAULT_GREEDY, preset
+    from tracerl.learners.presets import DEFAULT, DEFAULT_GREEDY, DEFAULT_GREEDY_AGENT, preset
     assert preset("tracerl/Pong-v0")["learner"] == DEFAULT["learner"]  # td on Pong: the defaults
     greedy = preset("tracerl/Pong-v0", signal="greedy")
     assert greedy["learner"]["signal"] == "greedy" and greedy["learner"]["trace_lambda"] == 0.98
@@ -564,6 +564,13 @@ def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
     cartpole_greedy = preset("CartPole-v1", signal="greedy")  # no greedy preset there: the greedy defaults
     assert cartpole_greedy["learner"] == {**DEFAULT["learner"], **DEFAULT_GREEDY, "signal": "greedy"}
     assert cartpole_greedy["reward"] == "env"
+    assert cartpole_greedy["agent"] == {**DEFAULT["agent"], **DEFAULT_GREEDY_AGENT} and DEFAULT_GREEDY_AGENT["neuron"] == "alif"
+    assert "neuron" not in DEFAULT["agent"] and "neuron" not in greedy["agent"]  # td and Pong's greedy preset: LIF
+    assert "neuron" not in preset("CartPole-v1", "reflect")["agent"]  # measured with eprop alone
+    from tracerl.learners.run.settings import resolve
+    assert resolve({"env": "cartpole", "signal": "greedy"})[0]["agent_kwargs"]["neuron"] == "alif"  # as train.py runs it
+    assert "neuron" not in resolve({"env": "cartpole", "signal": "greedy", "agent": "mlp"})[0]["agent_kwargs"]
+    assert resolve({"env": "cartpole", "signal": "greedy", "neuron": "lif"})[0]["agent_kwargs"]["neuron"] == "lif"
     assert preset("Acrobot-v1", signal="greedy")["learner"]["trace_lambda"] == DEFAULT_GREEDY["trace_lambda"]
 
 

@@ -64,7 +64,7 @@ def build_parser(prog: str = "train.py") -> Parser:
 
     g = p.add_argument_group("agent (defaults: the env's preset, else the agent's own default)")
     opt(g, "--hidden", "preset: 128", "hidden layer size, or sizes like 64,32", type=parse_hidden)
-    opt(g, "--neuron", class_default(spiking, "neuron"), "spiking neuron model", choices=["lif", "alif"])
+    opt(g, "--neuron", f'{class_default(spiking, "neuron")} (greedy alif)', "spiking neuron model", choices=["lif", "alif"])
     opt(g, "--recurrent", class_default(spiking, "recurrent"), "recurrent weights in each hidden layer",
         action=argparse.BooleanOptionalAction)
     opt(g, "--ticks", "preset: 4", "network ticks per env step", type=int)
