@@ -264,22 +264,11 @@ class SpikingPolicy(Policy):
 
     def local_grads(self, dy: torch.Tensor) -> dict[str, torch.Tensor]:
         grads = {"w_out": dy[:, :, None] * self.zbar[:, None, :], "b_out": dy * self.bbar}
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):  # from the top: "chain" carries each layer's signal to the one below
-            layer = self.layers[i]
-            if not any(below.learn for below in self.layers[:i + 1]):
-                break  # nothing here or below learns (a frozen front end): no signal to compute
-            if i == last and self.feedback != "random":
-                signal = (self.w_out[:, :, :self.hidden_out] * dy[:, :, None]).sum(1)
-            elif self.feedback == "chain":
-                above = self.layers[i + 1]
-                signal = above.feed_back(signal * above.psi_mean)
-            else:
-                signal = (getattr(self, f"feedback_{i}") * dy[:, None, :]).sum(-1)
-            if not layer.learn:
-                continue
-            for k, g in layer.local_grads(signal).items():
-                grads[f"layers.{i}.{k}"] = g
+        random = lambda i: (getattr(self, f"feedback_{i}") * dy[:, None, :]).sum(-1)  # noqa: E731
+        top = (random(len(self.layers) - 1) if self.feedback == "random" else
+               (self.w_out[:, :, :self.hidden_out] * dy[:, :, None]).sum(1))
+        below = self._carry if self.feedback == "chain" else lambda i, signal: random(i)
+        grads.update(self._hidden_grads(top, below))
         return grads
 
     def feature_grads(self, dphi: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -288,19 +277,30 @@ class SpikingPolicy(Policy):
         the learning signal ``L = (1 - kappa) dphi[:H]`` on their own eligibility, as the actor's ``B dy``;
         with ``feedback="chain"`` the layers below get it carried back as the actor's, else nothing
         (the other feature blocks, the input and the rates of the layers below, are read as given)."""
-        signal = dphi[:, :self.hidden_out] * (1.0 - self.kappa)
+        top = dphi[:, :self.hidden_out] * (1.0 - self.kappa)
+        return self._hidden_grads(top, self._carry if self.feedback == "chain" else None)
+
+    def _hidden_grads(self, signal: torch.Tensor, below) -> dict[str, torch.Tensor]:
+        """The hidden layers' e-prop gradients for learning signals sent from the top: the last layer gets
+        ``signal``, each layer i below it ``below(i, signal of layer i + 1)`` (``below`` None: none below)."""
         grads = {}
         for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
+            if not any(layer.learn for layer in self.layers[:i + 1]):
+                break  # nothing here or below learns (a frozen front end): no signal to compute
             if i < len(self.layers) - 1:
-                if self.feedback != "chain":
+                if below is None:
                     break
-                above = self.layers[i + 1]
-                signal = above.feed_back(signal * above.psi_mean)
-            if layer.learn:
-                for k, g in layer.local_grads(signal).items():
+                signal = below(i, signal)
+            if self.layers[i].learn:
+                for k, g in self.layers[i].local_grads(signal).items():
                     grads[f"layers.{i}.{k}"] = g
         return grads
+
+    def _carry(self, i: int, signal: torch.Tensor) -> torch.Tensor:
+        """``feedback="chain"``: layer i + 1's signal carried back through its input weights and this
+        step's mean pseudo-derivatives, ``L_i = W_{i+1}^T (psi_{i+1} L_{i+1})``."""
+        above = self.layers[i + 1]
+        return above.feed_back(signal * above.psi_mean)
 
     def standin_logits(self, u: torch.Tensor, w: dict[str, torch.Tensor]) -> torch.Tensor:
         """A one-step, rate-based stand-in of the network (the reflect learner differentiates it).

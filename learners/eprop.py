@@ -259,7 +259,8 @@ class EProp(nn.Module):
             own_step = {k: bounded(v) for k, v in own_l1.items()}
         update_sq = torch.zeros(n)
         safe_adv = torch.where(finite, advantage, torch.zeros_like(advantage))
-        for k, w in agent.weights().items():
+        weights = agent.weights()
+        for k, w in weights.items():
             shape = (-1,) + (1,) * (w.dim() - 1)
             u = traces[k] * safe_adv.view(shape)
             if g_h is not None:
@@ -275,7 +276,6 @@ class EProp(nn.Module):
             update_sq = update_sq + u.flatten(1).pow(2).sum(1)
 
         if self.critic is not None:
-            weights = agent.weights()
             for k in self.torso:  # the critic's TD(lambda) step on the layers it reads, before it moves itself
                 e = getattr(self, self._buf("vtrace", k))
                 shape = (-1,) + (1,) * (e.dim() - 1)
@@ -311,11 +311,8 @@ class EProp(nn.Module):
     def reset_traces(self, mask=None) -> None:
         """Zero the policy-gradient and critic traces of the masked lifetimes (all if None)."""
         mask = torch.ones(self.n, dtype=torch.bool) if mask is None else as_batch(mask, self.n, torch.bool)
-        for k in self.names:
-            e = getattr(self, self._buf("trace", k))
+        for kind, k in [("trace", k) for k in self.names] + [("vtrace", k) for k in self.torso]:
+            e = getattr(self, self._buf(kind, k))
             e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
         if self.critic is not None:
             self.critic.reset_traces(mask)
-        for k in self.torso:
-            e = getattr(self, self._buf("vtrace", k))
-            e.masked_fill_(mask.view(-1, *([1] * (e.dim() - 1))), 0.0)
