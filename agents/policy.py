@@ -75,7 +75,7 @@ class Policy(nn.Module):
         self.register_buffer("pending", torch.zeros((), dtype=torch.bool))
         self.greedy = False  # True: act by the most probable action instead of sampling (evaluation)
         # With temperature_start, T is per lifetime and starts there; the learner lowers it toward
-        # ``temperature`` as the lifetime's reward rate rises (learners.common.TemperatureSchedule).
+        # ``temperature`` as the lifetime's reward rate rises (learners.common.ProgressSchedule).
         self.register_buffer("temp", None if temperature_start is None else torch.full((n, 1), float(temperature_start)))
 
     # -- acting -------------------------------------------------------------------------------

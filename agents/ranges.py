@@ -86,7 +86,7 @@ RANGES: dict[str, Range] = {
     # learners (learners/eprop.py, reflect.py, bptt.py)
     "lr": NON_NEGATIVE, "hidden_lr": NON_NEGATIVE, "trace_lambda": UNIT_OPEN_HIGH, "lambda_end": UNIT_OPEN_HIGH,
     "lambda_steps": count(1), "gamma": UNIT, "critic_lr": NON_NEGATIVE, "critic_lambda": UNIT, "critic_hidden": count(1),
-    "critic_torso": NON_NEGATIVE,
+    "critic_torso": NON_NEGATIVE, "lr_end": NON_NEGATIVE, "lr_factor": UNIT_OPEN,
     "entropy": NON_NEGATIVE, "entropy_target": UNIT_OPEN, "entropy_rate": NON_NEGATIVE, "baseline_beta": UNIT_OPEN_HIGH, "bound_kappa": NON_NEGATIVE,
     "rms_beta": UNIT_OPEN_HIGH, "truncation": count(1), "clip": POSITIVE,
 }

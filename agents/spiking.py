@@ -120,7 +120,7 @@ class SpikingPolicy(Policy):
         target_rate, homeostasis: target spikes per tick and the bias step that keeps neurons near it.
         temperature: T of the softmax.
         temperature_start: None (T stays at ``temperature``) or where T starts, per lifetime; the
-            learner lowers it toward ``temperature`` as the reward rate rises (TemperatureSchedule).
+            learner lowers it toward ``temperature`` as the reward rate rises (ProgressSchedule).
         critic_reads: what a critic reads of the network besides the encoded input (``features``): the
             "last" hidden layer's filtered spikes, or "all" hidden layers' (the convolution's spike
             rates of this step too: local, nonlinear features of the picture).

@@ -313,31 +313,32 @@ class LambdaSchedule(nn.Module):
         self.best.copy_(torch.where(grow, self.rate, self.best))
 
 
-class TemperatureSchedule(nn.Module):
-    """The softmax's T, per lifetime, lowered by the lifetime's own progress::
+class ProgressSchedule(nn.Module):
+    """A per-lifetime quantity lowered by the lifetime's own progress::
 
         rate  <- rate + a (r - rate),   a = max(1 / t, 1 / patience)      (mean, then EMA of the reward)
         se     = sqrt(a / 2 * var(r))                                     (the EMA's noise)
-        when rate > best + tol * se:   best <- rate,   T <- max(factor * T, T_end)
+        when rate > best + tol * se:   best <- rate,   x <- max(factor * x, end)
 
-    T starts at the agent's ``temperature_start`` (exploring) and comes down one notch at each new
-    best reward rate, to ``temperature`` (near-deterministic). A lifetime that does not improve keeps
-    its T: it does not freeze on one action before it has learned anything, as a low T from the
-    start can (Flappy Bird at T = 0.05, docs/robustness.md). The first ``patience`` steps only
+    It lowers the softmax's T (``temperature_of``: from the agent's ``temperature_start``, exploring,
+    to ``temperature``, near-deterministic) and eprop's step (``lr_end``: from 1 to lr_end / lr, so
+    the updates that found a good policy do not shake it apart). A lifetime that does not improve
+    keeps its x: it does not freeze on one action before it has learned anything, as a low T from
+    the start can (Flappy Bird at T = 0.05, docs/robustness.md). The first ``patience`` steps only
     measure. A game paying the same reward for every step alive (CartPole's +1) has the same rate
-    whatever the policy: there T never moves.
+    whatever the policy: there x never moves.
     """
 
-    def __init__(self, n: int, t_end: float, patience: int = 10_000, factor: float = 0.9, tol: float = 2.0):
+    def __init__(self, n: int, end: float, patience: int = 10_000, factor: float = 0.9, tol: float = 2.0):
         super().__init__()
-        self.t_end, self.patience, self.factor, self.tol = t_end, patience, factor, tol
+        self.end, self.patience, self.factor, self.tol = end, patience, factor, tol
         self.register_buffer("t", torch.zeros(n))
         self.register_buffer("rate", torch.zeros(n))
         self.register_buffer("sq", torch.zeros(n))
         self.register_buffer("best", torch.full((n,), -math.inf))
 
-    def forward(self, reward: torch.Tensor, temp: torch.Tensor) -> None:
-        """Update from this step's (N,) raw ``reward``; lowers ``temp`` (N, 1) in place."""
+    def forward(self, reward: torch.Tensor, x: torch.Tensor) -> None:
+        """Update from this step's (N,) raw ``reward``; lowers ``x`` (N, ...) in place."""
         self.t.add_(1.0)
         a = torch.clamp(1.0 / self.t, min=1.0 / self.patience)
         self.rate.add_(a * (reward - self.rate))
@@ -346,12 +347,13 @@ class TemperatureSchedule(nn.Module):
         ready = self.t >= self.patience
         better = ready & torch.isfinite(self.best) & (self.rate > self.best + self.tol * se)
         self.best.copy_(torch.where(ready & (better | torch.isinf(self.best)), self.rate, self.best))
-        temp.copy_(torch.where(better[:, None], torch.clamp(temp * self.factor, min=self.t_end), temp))
+        better = better.view(-1, *([1] * (x.dim() - 1)))
+        x.copy_(torch.where(better, torch.clamp(x * self.factor, min=self.end), x))
 
     @classmethod
-    def of(cls, agent) -> "TemperatureSchedule | None":
-        """The schedule of an agent built with ``temperature_start`` (None for a fixed T): every
-        learner builds it so, and calls it after its update with the step's raw reward."""
+    def temperature_of(cls, agent) -> "ProgressSchedule | None":
+        """The T schedule of an agent built with ``temperature_start`` (None for a fixed T): every
+        learner builds it so, and calls it after its update with the step's raw reward and ``agent.temp``."""
         return cls(agent.n, agent.temperature) if agent.temp is not None else None
 
 

@@ -24,7 +24,7 @@ with the learning signal A_t:
 signal's size is left out, see ``obgd_step``; behind a learning convolution every weight tensor is
 bounded by its own trace, elsewhere all weights together), or with ``optimizer="rms"`` a per-weight RMSprop
 scaling. An agent built with ``temperature_start`` has its softmax's T lowered here, after each
-step's update, as the lifetime's reward rate rises (``TemperatureSchedule``).
+step's update, as the lifetime's reward rate rises (``ProgressSchedule``).
 Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
 """
 
@@ -38,7 +38,7 @@ from torch import nn
 from tracerl.agents.compiled import CompiledStep
 from tracerl.agents.policy import Policy
 from tracerl.learners.common import (LambdaSchedule, LinearCritic, MLPCritic, RewardBaseline, RewardScaler,
-                                     TemperatureSchedule, as_batch, check_finite, default_entropy, nan_to_num,
+                                     ProgressSchedule, as_batch, check_finite, default_entropy, nan_to_num,
                                      obgd_step, time_limit_values, trace_size, transition)
 from tracerl.agents.ranges import check_ranges
 
@@ -82,6 +82,9 @@ class EProp(nn.Module):
             with ``e^V_t = gamma lambda_c e^V_{t-1} + dV(s_t)/dW`` (``agent.feature_grads``): TD(lambda) on
             a torso that actor and critic share, as AC(lambda) has it; ``lr_eff`` is bounded per weight
             tensor by its own trace as the actor's (``bound_norm``, ``bound_kappa``).
+        lr_end: the actor's step falls from lr toward lr_end as the lifetime improves: times
+            ``lr_factor`` at each new best reward rate (``ProgressSchedule``; with the bound, after it:
+            ``lr_eff * lr_scale``). None: the step stays lr.
         reward_scale: divide rewards by a running std of the discounted return, so that the
             advantage is of order 1 whatever the game's reward scale (streaming RL's normalisation).
     """
@@ -94,7 +97,7 @@ class EProp(nn.Module):
                  rms_beta: float = 0.999, reward_scale: bool = True, signal_bound: bool | None = None,
                  bound_groups: str = "auto", bound_norm: str = "auto", critic: str = "linear",
                  critic_hidden: int = 64, entropy_target: float | None = None, entropy_rate: float = 1e-3,
-                 critic_torso: float = 0.0):
+                 critic_torso: float = 0.0, lr_end: float | None = None, lr_factor: float = 0.9):
         super().__init__()
         if signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; allowed: {', '.join(map(repr, SIGNALS))}")
@@ -111,7 +114,8 @@ class EProp(nn.Module):
                            bound_kappa=bound_kappa, optimizer=optimizer, rms_beta=rms_beta,
                            reward_scale=reward_scale, signal_bound=signal_bound, bound_groups=bound_groups,
                            bound_norm=bound_norm, critic=critic, critic_hidden=critic_hidden,
-                           entropy_target=entropy_target, entropy_rate=entropy_rate, critic_torso=critic_torso)
+                           entropy_target=entropy_target, entropy_rate=entropy_rate, critic_torso=critic_torso,
+                           lr_end=lr_end, lr_factor=lr_factor)
         if bound_groups not in BOUND_GROUPS:
             raise ValueError(f"unknown bound_groups {bound_groups!r}; allowed: {', '.join(map(repr, BOUND_GROUPS))}")
         if bound_norm not in BOUND_NORMS:
@@ -155,7 +159,15 @@ class EProp(nn.Module):
         for k in self.torso:
             self.register_buffer(self._buf("vtrace", k), torch.zeros_like(agent.weights()[k]))
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
-        self.temperature = TemperatureSchedule.of(agent)
+        self.temperature = ProgressSchedule.temperature_of(agent)
+        # The actor's step, a fraction of lr per lifetime, lowered toward lr_end / lr at each new best
+        # reward rate (None: fixed). Greedy on Flappy Bird peaks at ~300k and is shaken apart after.
+        self.lr_schedule = None
+        if lr_end is None:
+            self.lr_scale = 1.0
+        else:
+            self.lr_schedule = ProgressSchedule(n, min(lr_end / lr, 1.0) if lr else 1.0, factor=lr_factor)
+            self.register_buffer("lr_scale", torch.ones(n))
         self.entropy_target = None if entropy_target is None else entropy_target * math.log(agent.n_actions)
         self.entropy_rate = entropy_rate
         if self.entropy_target is not None:
@@ -253,7 +265,7 @@ class EProp(nn.Module):
 
             def bounded(trace_l1):
                 step = obgd_step(self.lr, trace_l1, self.bound_kappa, signal) if self.bound_kappa else torch.full((n,), self.lr)
-                return torch.where(finite, step, torch.zeros_like(step))
+                return torch.where(finite, step * self.lr_scale, torch.zeros_like(step))  # scaled after the bound
 
             step = bounded(l1)
             own_step = {k: bounded(v) for k, v in own_l1.items()}
@@ -268,7 +280,7 @@ class EProp(nn.Module):
             if self.optimizer == "rms":
                 sq = getattr(self, self._buf("sq", k))
                 sq.mul_(self.rms_beta).addcmul_(u, u, value=1 - self.rms_beta)
-                u = u / (torch.sqrt(sq) + 1e-8) * (self.lr * finite.to(u.dtype)).view(shape)
+                u = u / (torch.sqrt(sq) + 1e-8) * (self.lr * self.lr_scale * finite.to(u.dtype)).view(shape)
             else:
                 u = nan_to_num(u) * own_step.get(k, step).view(shape)
             u = u * self._scale[k]
@@ -292,6 +304,8 @@ class EProp(nn.Module):
         self.schedule.update(r)
         if self.temperature is not None:  # after this step's gradients, which saw the T that chose its action
             self.temperature(raw, agent.temp)
+        if self.lr_schedule is not None:
+            self.lr_schedule(raw, self.lr_scale)
         if adaptive:  # after the step, which used the coefficient of the entropy it saw
             log_c = torch.log(self.entropy_coef) + self.entropy_rate * (self.entropy_target - entropy)
             self.entropy_coef.copy_(torch.exp(log_c).clamp(self._coef_floor, 1.0))
@@ -302,6 +316,8 @@ class EProp(nn.Module):
             out["temperature"] = agent.temp[:, 0].clone()
         if adaptive:
             out["entropy_coef"] = self.entropy_coef.clone()
+        if self.lr_schedule is not None:
+            out["lr"] = self.lr * self.lr_scale.clone()
         if self.signal == "td":
             out["value"] = v
         else:

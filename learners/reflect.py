@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from tracerl.agents.policy import Policy
-from tracerl.learners.common import (RewardBaseline, TemperatureSchedule, as_batch, check_finite, default_entropy,
+from tracerl.learners.common import (RewardBaseline, ProgressSchedule, as_batch, check_finite, default_entropy,
                                      obgd_step, transition)
 from tracerl.agents.ranges import check_ranges
 
@@ -53,7 +53,7 @@ class Reflect(nn.Module):
                            baseline_beta=baseline_beta, sparse_baseline=sparse_baseline, bound_kappa=bound_kappa)
         check_ranges(self.config)
         self.baseline = RewardBaseline(n, baseline_beta, sparse_baseline)
-        self.temperature = TemperatureSchedule.of(agent)  # lowers an agent's temperature_start, as in eprop
+        self.temperature = ProgressSchedule.temperature_of(agent)  # lowers an agent's temperature_start, as in eprop
         self.register_buffer("ubar", torch.zeros_like(agent.x))
         self.register_buffer("cbar", torch.zeros(n, agent.n_actions))
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))

@@ -14,7 +14,7 @@ from tracerl import envs  # noqa: F401
 from tracerl.agents import MLPPolicy, SpikingPolicy, make_agent
 from tracerl.agents.policy import check_spaces
 from tracerl.learners import make_learner
-from tracerl.learners.common import TemperatureSchedule
+from tracerl.learners.common import ProgressSchedule
 from tracerl.learners.eprop import EProp
 from tracerl.learners.run import Measures, make_env, run
 from tracerl.learners.run.loop import loop as run_loop
@@ -629,10 +629,10 @@ def test_signal_bound_keeps_a_large_greedy_signal_to_a_bounded_step():
 
 
 def test_temperature_falls_as_the_reward_rate_rises_and_stays_where_it_does_not():
-    """TemperatureSchedule: a lifetime whose reward rate climbs is lowered to T_end (not below);
+    """ProgressSchedule: a lifetime whose reward rate climbs is lowered to T_end (not below);
     one whose rate stays flat (noisy) or at zero keeps exploring near where it started."""
     n, steps = 3, 40_000
-    schedule = TemperatureSchedule(n, 0.1, patience=1000)
+    schedule = ProgressSchedule(n, 0.1, patience=1000)
     temp = torch.full((n, 1), 0.3)
     g = torch.Generator().manual_seed(0)
     for t in range(steps):
@@ -668,6 +668,42 @@ def test_learner_lowers_the_agents_own_temperature_which_its_softmax_and_gradien
     torch.testing.assert_close(agent.logp_cotangent(), want)
     agent.act(obs)  # the forward samples from softmax(y / T) with the lifetime's own T
     assert agent.entropy()[0] < agent.entropy()[1]
+
+
+def test_lr_end_shrinks_the_step_of_the_lifetime_that_improves_and_only_its():
+    """lr_end: the actor's step is lr_scale times the bounded one; lr_scale falls by lr_factor at
+    each new best reward rate, to lr_end / lr and not below, in the lifetime that improves; the
+    flat one keeps lr. The weights move by that much less: two learners that differ only in the
+    scale, fed the same steps, move their weights by about the ratio of their scales."""
+    def build(lr_end):
+        agent = SpikingPolicy(BOX, spaces.Discrete(3), hidden=8, n=2, seed=0)
+        learner = make_learner("eprop", agent, signal="greedy", reward_scale=False, lr=0.03, lr_end=lr_end,
+                               lr_factor=0.5)
+        return agent, learner
+
+    with pytest.raises(ValueError, match="lr_factor"):
+        make_learner("eprop", SpikingPolicy(BOX, spaces.Discrete(3), hidden=8, n=2, seed=0), lr_factor=1.0)
+    agent, learner = build(0.003)
+    learner.lr_schedule.patience = 50
+    obs = np.random.default_rng(0).uniform(-1, 1, (2, 6)).astype(np.float32)
+    for t in range(1500):
+        agent.act(obs)
+        out = learner.step(np.array([float(t % 100 < t / 15), 0.0]), np.zeros(2, bool), obs, np.zeros(2, bool))
+    torch.testing.assert_close(learner.lr_scale, torch.tensor([0.1, 1.0]))
+    torch.testing.assert_close(out["lr"], torch.tensor([0.003, 0.03]))
+    assert "lr_scale" in learner.state_dict()
+
+    moved = []
+    for scale in (1.0, 0.25):
+        agent, learner = build(0.001)
+        learner.lr_scale.fill_(scale)
+        learner.lr_schedule.patience = 10**9  # held: only the scale differs
+        before = {k: w.clone() for k, w in agent.weights().items()}
+        for t in range(30):  # no reward, no signal: the same weights and traces until the last step pays
+            agent.act(obs)
+            learner.step(np.array([1.0, -1.0]) * (t == 29), np.zeros(2, bool), obs, np.zeros(2, bool))
+        moved.append(sum((w - before[k]).abs().sum().item() for k, w in agent.weights().items()))
+    assert moved[1] == pytest.approx(0.25 * moved[0], rel=1e-4) and moved[0] > 0
 
 
 # -- a time limit is not a failure (Gymnasium's final_obs) ----------------------------------------
