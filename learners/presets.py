@@ -92,16 +92,15 @@ PRESETS = {
     # The bird's place within the next two gaps as inputs (obs_type "gap") and a temperature the agent
     # lowers from 0.1 to 0.05 (td, 2026-12-06, seeds 100-104 and 200-204): pipes per life at 200k
     # 15.2 -> 34.0, paired +16.4 [8.8, 23.9], 9 of 10 higher; at 1M 52.5 -> 50.5, -0.9 [-13.6, 11.8].
-    # Greedy takes the inputs (seeds 0-4: 200k 5.98 -> 11.82, 1M 11.35 -> 11.69), not the falling T
-    # (1M: one lifetime near 0). docs/results.md.
-    # Greedy peaked near 300k and was then shaken apart by its own steps (a bound step of fixed size).
-    # ALIF neurons and a step that falls x0.8 at each new best reward rate, from lr 0.03 to 0.003
-    # (lr_end; 2026-12-07, seeds 0-9, 1M): median 8.51 -> 26.65 pipes per life, paired +15.7 [7.1, 24.4],
-    # 8 of 10 higher; ALIF alone +1.0, the falling step alone +4.1 (docs/greedy.md).
+    # Greedy takes the inputs (seeds 0-4: 200k 5.98 -> 11.82, 1M 11.35 -> 11.69). docs/results.md.
+    # Greedy also: ALIF neurons, a step falling x0.8 from 0.03 to 0.003 at each new best reward rate (its
+    # fixed-size bounded steps shook apart by 1M what it had learned by 300k), and T from 0.3 to 0.1 (no
+    # lifetime sure of one action before it learns): 1M, 20 lifetimes, 9.33 -> 26.62, 20 of 20 higher,
+    # lowest 0.01 -> 17.52 (2026-12-07, docs/greedy.md).
     "tracerl/FlappyBird-v0": {
         "td": FLAPPY,
         "greedy": {**FLAPPY, "agent": {**FLAPPY["agent"], "hidden": 128, "temperature": 0.1,  # 256 not measured
-                                       "temperature_start": None, "neuron": "alif"},
+                                       "temperature_start": 0.3, "neuron": "alif"},
                    "learner": {**FLAPPY["learner"], "signal": "greedy", "lr": 0.03, "lr_end": 0.003, "lr_factor": 0.8}},
     },
 }
