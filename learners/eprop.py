@@ -23,8 +23,9 @@ with the learning signal A_t:
 ``lr_eff`` is ``lr`` bounded as in ObGD (the step shrinks when lr * ||E||_1, or ||E||_2^2, is large; the
 signal's size is left out, see ``obgd_step``; behind a learning convolution every weight tensor is
 bounded by its own trace, elsewhere all weights together), or with ``optimizer="rms"`` a per-weight RMSprop
-scaling. An agent built with ``temperature_start`` has its softmax's T lowered here, after each
-step's update, as the lifetime's reward rate rises (``ProgressSchedule``).
+scaling; with ``lr_end``, times a per-lifetime scale that falls from 1 to lr_end / lr as the lifetime's
+reward rate rises. An agent built with ``temperature_start`` has its softmax's T lowered here, after
+each step's update, by the same test (``ProgressSchedule``).
 Nothing but fixed-size traces is kept between steps, and no autograd graph is built.
 """
 
@@ -160,8 +161,8 @@ class EProp(nn.Module):
             self.register_buffer(self._buf("vtrace", k), torch.zeros_like(agent.weights()[k]))
         self.scaler = RewardScaler(n, gamma) if reward_scale else None
         self.temperature = ProgressSchedule.temperature_of(agent)
-        # The actor's step, a fraction of lr per lifetime, lowered toward lr_end / lr at each new best
-        # reward rate (None: fixed). Greedy on Flappy Bird peaks at ~300k and is shaken apart after.
+        # The bounded step has one size however well a lifetime does (greedy on Flappy Bird lost by 1M
+        # what it had by 300k): lr_scale falls toward lr_end / lr (not above 1) at each new best reward rate.
         self.lr_schedule = None
         if lr_end is None:
             self.lr_scale = 1.0
