@@ -117,7 +117,8 @@ SPIKING = ("hidden, neuron, recurrent, ticks, tau_mem, tau_out, tau_adapt, beta,
            "conv_kernel, conv_stride, frontend_learn, reset, temperature_start, conv_tau_mem, critic_reads, readout_skip, input_smooth")
 EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lambda_steps, gamma, critic_lr, "
          "critic_lambda, entropy, baseline_beta, sparse_baseline, bound_kappa, optimizer, rms_beta, reward_scale, "
-         "signal_bound, bound_groups, bound_norm, critic, critic_hidden, entropy_target, entropy_rate, critic_torso")
+         "signal_bound, bound_groups, bound_norm, critic, critic_hidden, entropy_target, entropy_rate, critic_torso, "
+         "lr_end, lr_factor")
 
 
 @pytest.mark.parametrize("case", [
