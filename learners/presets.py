@@ -94,13 +94,14 @@ PRESETS = {
     # 15.2 -> 34.0, paired +16.4 [8.8, 23.9], 9 of 10 higher; at 1M 52.5 -> 50.5, -0.9 [-13.6, 11.8].
     # Greedy takes the inputs (seeds 0-4: 200k 5.98 -> 11.82, 1M 11.35 -> 11.69). docs/results.md.
     # Greedy also: ALIF neurons, a step falling x0.8 from 0.03 to 0.003 at each new best reward rate (its
-    # fixed-size bounded steps shook apart by 1M what it had learned by 300k), and T from 0.3 to 0.1 (no
-    # lifetime sure of one action before it learns): 1M, 20 lifetimes, 9.33 -> 26.62, 20 of 20 higher,
-    # lowest 0.01 -> 17.52 (2026-12-07, docs/greedy.md).
+    # fixed-size bounded steps shook apart by 1M what it had learned by 300k), and T from 0.5 to 0.1 (no
+    # lifetime sure of one action before it learns; from 0.3 one of 30 was): 1M, T from 0.3, 20 lifetimes,
+    # 9.33 -> 26.62, 20 of 20 higher; from 0.5 rather than 0.3, 20 lifetimes, lowest 0.00 -> 17.92
+    # (2026-12-07, docs/greedy.md).
     "tracerl/FlappyBird-v0": {
         "td": FLAPPY,
         "greedy": {**FLAPPY, "agent": {**FLAPPY["agent"], "hidden": 128, "temperature": 0.1,  # 256 not measured
-                                       "temperature_start": 0.3, "neuron": "alif"},
+                                       "temperature_start": 0.5, "neuron": "alif"},
                    "learner": {**FLAPPY["learner"], "signal": "greedy", "lr": 0.03, "lr_end": 0.003, "lr_factor": 0.8}},
     },
 }
