@@ -318,7 +318,7 @@ class EProp(nn.Module):
         if adaptive:
             out["entropy_coef"] = self.entropy_coef.clone()
         if self.lr_schedule is not None:
-            out["lr"] = self.lr * self.lr_scale.clone()
+            out["lr"] = self.lr * self.lr_scale  # a new tensor: the buffer moves on
         if self.signal == "td":
             out["value"] = v
         else:

@@ -674,7 +674,7 @@ def test_lr_end_shrinks_the_step_of_the_lifetime_that_improves_and_only_its():
     """lr_end: the actor's step is lr_scale times the bounded one; lr_scale falls by lr_factor at
     each new best reward rate, to lr_end / lr and not below, in the lifetime that improves; the
     flat one keeps lr. The weights move by that much less: two learners that differ only in the
-    scale, fed the same steps, move their weights by about the ratio of their scales."""
+    scale, fed the same steps, move their weights by the ratio of their scales."""
     def build(lr_end):
         agent = SpikingPolicy(BOX, spaces.Discrete(3), hidden=8, n=2, seed=0)
         learner = make_learner("eprop", agent, signal="greedy", reward_scale=False, lr=0.03, lr_end=lr_end,
