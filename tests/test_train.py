@@ -150,6 +150,9 @@ EPROP = ("signal, lr, hidden_lr, trace_lambda, lambda_schedule, lambda_end, lamb
     (["--record", "clip.avi"], "cannot record 'clip.avi'; allowed: a .gif or .mp4 file"),
     (["--env", "FrozenLake-v1"], "FrozenLake-v1: unsupported observation space Discrete(16); allowed: Box"),
     (["--learner", "reflect", "--signal", "td"], "unknown signal 'td' for reflect; allowed: 'greedy'"),
+    (["--env", "flappy", "--reward", "failure"], "--reward failure gives -1 when an episode terminates, and "
+     "tracerl/FlappyBird-v0 runs as one endless life that never does; allowed: --reward env, or --set "
+     "env.episodic=true"),
     _foreign, _corrupt,
 ])
 def test_bad_values_get_one_line_and_exit_code_2(tmp_path, capsys, case):
