@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from tracerl.learners.run.build import build_agent, build_env
-from tracerl.learners.run.games import EPISODES, GAMES, Measures, counts_events
+from tracerl.learners.run.games import EPISODES, Measures, counts_events, endless
 from tracerl.learners.run.loop import Callback, LoopState, loop
 
 SEED_OFFSET = 10_000  # the evaluation games' seeds, apart from training's
@@ -42,7 +42,7 @@ class _Enough(Callback):
 def evaluate(agent, config: dict, episodes: int = 5, steps: int = 5000) -> dict[str, np.ndarray]:
     """(N,) figures of every lifetime of ``agent``, played frozen: greedy, then sampled."""
     n, figures = agent.n, {}
-    continuing = config["env"] in GAMES and not config["env_kwargs"].get("episodic", False)
+    continuing = endless(config)
     for greedy, suffix in ((True, ""), (False, "_sampled")):
         env = build_env(config, n, singles=False, render=False)
         obs, _ = env.reset(seed=config["seed"] + SEED_OFFSET)

@@ -289,6 +289,12 @@ def counts_events(env_or_id) -> bool:
     return spec is not None and spec.id in GAMES
 
 
+def endless(config: dict) -> bool:
+    """Whether a run's game is one never-ending life (a bundled game without ``episodic=True``): it
+    never terminates, so it is measured by its game figures and has no failure to learn from."""
+    return config["env"] in GAMES and not config["env_kwargs"].get("episodic", False)
+
+
 def learning_reward(kind: str, reward: np.ndarray, terminated: np.ndarray) -> np.ndarray:
     """"env": the environment's reward; "failure": -1 when an episode terminates, else 0."""
     if kind == "env":

@@ -24,7 +24,7 @@ from tracerl import envs
 from tracerl.agents import AGENTS
 from tracerl.learners import LEARNERS
 from tracerl.learners.presets import preset
-from tracerl.learners.run.games import GAMES
+from tracerl.learners.run.games import endless
 from tracerl.agents.ranges import check_range
 
 # What the run learns: saved in config.yaml and the checkpoint. None: the env's preset decides.
@@ -265,8 +265,7 @@ def resolve(given: dict, base: dict | None = None) -> tuple[dict, dict]:
                                   obs_type=config["env_kwargs"].get("obs_type"))["reward"]
     if config["reward"] not in ("env", "failure"):
         raise UsageError(f"unknown reward {config['reward']!r}; allowed: 'env', 'failure'")
-    if config["reward"] == "failure" and config["env"] in GAMES and not config["env_kwargs"].get("episodic", False):
-        # a bundled game's endless life never terminates: every learning reward would be 0, and nothing learned
+    if config["reward"] == "failure" and endless(config):  # every learning reward would be 0: nothing learned
         raise UsageError(f"--reward failure gives -1 when an episode terminates, and {config['env']} runs as one "
                          f"endless life that never does; allowed: --reward env, or --set env.episodic=true")
     try:  # every numeric setting in its range (agents/ranges.py), before anything starts
