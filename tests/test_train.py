@@ -25,6 +25,8 @@ from conftest import ROOT, script
 from tracerl import envs
 from tracerl.learners.run import callbacks, live
 from tracerl.learners.run import loop as run_loop
+from tracerl.learners.run.cli import watch as watch_cli
+from tracerl.learners.run.loop import Callback
 from tracerl.learners.run.build import build_agent, build_env, build_learner
 from tracerl.learners.run.checkpoint import load_checkpoint, one_lifetime
 from tracerl.agents import AGENTS
@@ -615,7 +617,7 @@ def test_one_lifetime_cut_from_a_batch_goes_on_as_in_the_batch():
     torch.testing.assert_close(agent.w_out[2:3], single.w_out)
 
 
-def test_watch_plays_a_checkpoint_learning_or_not(tmp_path, capsys):
+def test_watch_plays_a_checkpoint_learning_or_not(tmp_path, capsys, monkeypatch):
     assert run(tmp_path, "--env", "pong", "--lifetimes", "2", "--steps", "200") == 0
     path = str(tmp_path / "run__mean" / "checkpoint.pt")
     gif = tmp_path / "watch.gif"
@@ -625,6 +627,22 @@ def test_watch_plays_a_checkpoint_learning_or_not(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "from step 200 to 260 (not learning)" in out and "(learning)" in out
     assert load_checkpoint(path)["step"] == 200  # watch never writes the checkpoint
+    argmax = []  # every step's action against the argmax of its pi (sampled, an untrained pi's often differ)
+
+    class Check(Callback):
+        def on_step(self, state):
+            argmax.append(bool((state.agent.action == state.agent.pi.argmax(-1)).all()))
+
+    real_loop = watch_cli.loop
+    monkeypatch.setattr(watch_cli, "loop", lambda *a, callbacks, **kw: real_loop(*a, callbacks=[*callbacks, Check()], **kw))
+    assert watch.main([path, "--deterministic", "--steps", "30", "--steps-per-frame", "0"]) == 0
+    assert "from step 200 to 230 (not learning, most probable action)" in capsys.readouterr().out
+    assert len(argmax) == 30 and all(argmax)
+    argmax.clear()
+    assert watch.main([path, "--steps", "30", "--steps-per-frame", "0"]) == 0
+    assert not all(argmax)
+    assert watch.main([path, "--deterministic", "--learn"]) == 2
+    assert "--deterministic with --learn: the policy gradient needs the sampled action" in one_error_line(capsys)
     assert watch.main([path, "--lifetime", "2"]) == 2
     assert "--lifetime 2 is not a lifetime" in one_error_line(capsys)
     assert watch.main([path, "--fps", "0"]) == 2

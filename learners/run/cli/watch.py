@@ -3,13 +3,16 @@
     python scripts/watch.py runs/Pong-v0__eprop__0__1712345678/checkpoint.pt
     python scripts/watch.py runs/Flappy...__mean/checkpoint.pt --lifetime 3 --learn
     python scripts/watch.py CHECKPOINT --record pong.gif --steps 600
+    python scripts/watch.py CHECKPOINT --deterministic     # its most probable action, not a sampled one
     python scripts/watch.py policy.nir --steps 20000         # a graph from export.py (never learns)
 
 The lifetime continues its own game where the checkpoint left it when the checkpoint holds single
 games (runs with fewer than 4 lifetimes, or trained with --render); a natively batched run's
 lifetime plays a fresh game, seeded as the lifetime was. --no-learn (the default) keeps the
 weights, the homeostatic biases and the input normalisation as saved; --learn lets the learner go
-on as in training. watch.py never writes the checkpoint. A .nir file (scripts/export.py) plays
+on as in training. --deterministic plays the most probable action instead of sampling one (as
+Stable-Baselines3's predict(deterministic=True)); it does not learn, since the policy gradient needs
+the sampled action. watch.py never writes the checkpoint. A .nir file (scripts/export.py) plays
 in its game (from its metadata) through tracerl's own NIR importer, a fresh game seeded as the
 lifetime was, without learning. Keys as in train.py: space pauses, + and
 - change the speed, n toggles the network panel, Esc or closing the window ends it.
@@ -42,6 +45,8 @@ def build_parser(prog: str = "watch.py") -> Parser:
                    "one is refused)")
     p.add_argument("--learn", action=argparse.BooleanOptionalAction, default=False,
                    help="keep learning while it plays (default: --no-learn)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="play the most probable action, not a sampled one (never learns; default: sampled)")
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps (default: 0, until closed)")
     p.add_argument("--fps", type=int, default=60, help="window frames per second at most (default: 60)")
     p.add_argument("--steps-per-frame", type=int, default=1, metavar="STEPS",
@@ -67,6 +72,9 @@ def main(argv: list[str] | None = None, prog: str = "watch.py") -> int:
 
 def watch(args: argparse.Namespace) -> int:
     nir_file = args.checkpoint.endswith(".nir")
+    if args.deterministic and args.learn:
+        raise UsageError("--deterministic with --learn: the policy gradient needs the sampled action; allowed: "
+                         "--deterministic or --learn")
     if nir_file:
         if args.learn:
             raise UsageError("a NIR graph does not learn: --learn needs a train.py checkpoint")
@@ -122,10 +130,14 @@ def play(args: argparse.Namespace, env, obs, agent, learner, config: dict, step:
     """Lifetime k in the live window from ``step``, until closed or ``--steps`` more."""
     import pygame
 
+    agent.greedy = args.deterministic  # agents/policy.py: act by the argmax of pi
+    if args.deterministic and bool(agent.pending):  # the step the learner took on obs sampled its action
+        agent.action.copy_(agent.pi.argmax(-1))
+    mode = "learning" if learner else "not learning, most probable action" if args.deterministic else "not learning"
     try:
         live = LiveWindow(GameView(env.envs[0]), agent, 0, config["env"],
                           f"tracerl watch  {os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint)))}"
-                          f"  (lifetime {k}, {'learning' if learner else 'not learning'})",
+                          f"  (lifetime {k}, {mode})",
                           args.fps, args.steps_per_frame, args.record, record_every=args.record_every, label=k)
     except pygame.error as e:
         print(f"{args.prog}: cannot open a window ({one_line(e)}); set SDL_VIDEODRIVER=dummy to --record without a "
@@ -151,6 +163,6 @@ def play(args: argparse.Namespace, env, obs, agent, learner, config: dict, step:
     if not figures and measures.n_episodes[0]:
         figures["return (last 100 episodes)"] = float(measures.trailing()[1][0])
     print(f"played lifetime {k} from step {step:,} to {current.state.t:,} "
-          f"({'learning' if learner else 'not learning'})" + "".join(f", {key} {v:.3f}" for key, v in figures.items()))
+          f"({mode})" + "".join(f", {key} {v:.3f}" for key, v in figures.items()))
     return 0
 
