@@ -571,6 +571,9 @@ def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
     assert resolve({"env": "cartpole", "signal": "greedy"})[0]["agent_kwargs"]["neuron"] == "alif"  # as train.py runs it
     assert "neuron" not in resolve({"env": "cartpole", "signal": "greedy", "agent": "mlp"})[0]["agent_kwargs"]
     assert resolve({"env": "cartpole", "signal": "greedy", "neuron": "lif"})[0]["agent_kwargs"]["neuron"] == "lif"
+    assert resolve({"env": "cartpole", "signal": "greedy"})[0]["agent_kwargs"]["temperature"] == 0.7
+    assert resolve({"env": "cartpole", "signal": "greedy", "temperature": 1.0})[0]["agent_kwargs"]["temperature"] == 1.0
+    assert resolve({"env": "cartpole"})[0]["agent_kwargs"].get("temperature", 1.0) == 1.0  # td keeps T = 1
     assert preset("Acrobot-v1", signal="greedy")["learner"]["trace_lambda"] == DEFAULT_GREEDY["trace_lambda"]
 
 
