@@ -101,9 +101,11 @@ PRESETS = {
     # 9.33 -> 26.62, 20 of 20 higher; from 0.5 rather than 0.3, 20 lifetimes, lowest 0.00 -> 17.92
     # (2026-12-07, docs/greedy.md). Its baseline over ~1,000 steps (beta 0.999), not ~100: a pipe's +1 every ~36
     # steps moves b by 0.01 about its mean of ~0.026; 1M, 50 lifetimes, +2.14 [+0.47, +3.81], median 28.48 -> 31.17.
+    # T down to 0.05 (0.1), as td's: frozen at 1M the bird passes 39.2 pipes per life by its most probable action
+    # against 30.9 sampled at 0.1; 1M, 50 lifetimes, +3.32 [+1.14, +5.49], median 31.17 -> 33.70 (2026-12-08).
     "tracerl/FlappyBird-v0": {
         "td": FLAPPY,
-        "greedy": {**FLAPPY, "agent": {**FLAPPY["agent"], "hidden": 128, "temperature": 0.1,  # 256 not measured
+        "greedy": {**FLAPPY, "agent": {**FLAPPY["agent"], "hidden": 128,  # 256: -2.1, -4.2 at 1M (docs/greedy.md)
                                        "temperature_start": 0.5, "neuron": "alif"},
                    "learner": {**FLAPPY["learner"], "signal": "greedy", "lr": 0.03, "lr_end": 0.003, "lr_factor": 0.8,
                                "baseline_beta": 0.999}},
