@@ -34,8 +34,8 @@ DEFAULT_GREEDY = {"trace_lambda": 0.9, "lambda_schedule": "linear", "lambda_end"
 # spikes. CartPole's own reward, 475 within 100k: 27 of 40 lifetimes against 18 of 40 with LIF (seeds
 # 0-9, 100-109, 200-209, 300-309; 12 lifetimes reach it only with ALIF, 2 only with LIF); Acrobot at
 # 300k, median of 5, -141.8 -> -112.0 (docs/greedy.md). A sharper softmax, T 0.7 (1): a sampled slip
-# ends many CartPole lifetimes just short of 475; reached within 100k in 41 of 50 against 34 of 50 (seeds
-# 0-9 ... 400-409, >= 8 of 10 on 4 sets of 5 against 1), Acrobot level over 10 (2026-12-08, docs/greedy.md).
+# ends many CartPole lifetimes just short of 475; reached within 100k in 64 of 80 against 60 of 80 (seeds
+# 0-9 ... 700-709: >= 8 of 10 on 6 sets of 8 against 3; level by lifetime), Acrobot level (2026-12-08, docs/greedy.md).
 DEFAULT_GREEDY_AGENT = {"neuron": "alif", "temperature": 0.7}
 
 FLAPPY = {
