@@ -69,11 +69,16 @@ PRESETS = {
     # paired +0.114 [-0.041, 0.27], 14 of 20 higher (docs/greedy.md). A temperature that starts at 2 and
     # falls to 0.5 as the hit rate rises (the learner lowers it): lifetimes stalled below 0.5 2 of 20 -> 0
     # of 20, median 0.904 -> 0.909 (seeds 0-9 and 100-109, 200k); starting at 1 it stalls as before.
+    # Homeostasis 10 times slower (1e-4; it pulls every neuron's rate toward 0.05 against what the
+    # learner builds) with a baseline over ~1,000 steps (beta 0.999; ~100 before): each alone level,
+    # together 200k, seeds 0-9 ... 600-609, median 0.90 -> 0.94, lowest 0.36 -> 0.82, paired +0.06
+    # [+0.03, +0.09], 50 of 70 higher; issue 20's bar met on 7 sets of 7 against 3 (2026-12-08, docs/greedy.md).
     "tracerl/Pong-v0": {
         "greedy": {
-            "agent": {"hidden": 256, "ticks": 4, "feedback": "random", "temperature": 0.5, "temperature_start": 2.0},
+            "agent": {"hidden": 256, "ticks": 4, "feedback": "random", "temperature": 0.5, "temperature_start": 2.0,
+                      "homeostasis": 1e-4},
             "learner": {"signal": "greedy", "lr": 0.03, "trace_lambda": 0.98, "entropy": 0.01, "bound_kappa": 0.5,
-                        "gamma": 0.98, "reward_scale": False},
+                        "gamma": 0.98, "reward_scale": False, "baseline_beta": 0.999},
             "reward": "env",
             "env": {"obs_type": "features"},
         },

@@ -557,6 +557,7 @@ def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
     assert preset("tracerl/Pong-v0")["learner"] == DEFAULT["learner"]  # td on Pong: the defaults
     greedy = preset("tracerl/Pong-v0", signal="greedy")
     assert greedy["learner"]["signal"] == "greedy" and greedy["learner"]["trace_lambda"] == 0.98
+    assert greedy["learner"]["baseline_beta"] == 0.999 and greedy["agent"]["homeostasis"] == 1e-4
     assert preset("tracerl/Pong-v0", "reflect")["learner"]["trace_lambda"] == 0.98  # reflect is greedy
     assert preset("CartPole-v1")["reward"] == "failure"
     assert preset("CartPole-v1", tuned=False) == DEFAULT
@@ -569,6 +570,8 @@ def test_presets_per_game_and_signal_and_the_defaults_everywhere_else():
     assert "neuron" not in preset("CartPole-v1", "reflect")["agent"]  # measured with eprop alone
     from tracerl.learners.run.settings import resolve
     assert resolve({"env": "cartpole", "signal": "greedy"})[0]["agent_kwargs"]["neuron"] == "alif"  # as train.py runs it
+    assert resolve({"env": "pong", "signal": "greedy"})[0]["agent_kwargs"]["homeostasis"] == 1e-4
+    assert "homeostasis" not in resolve({"env": "pong", "signal": "greedy", "agent": "mlp"})[0]["agent_kwargs"]
     assert "neuron" not in resolve({"env": "cartpole", "signal": "greedy", "agent": "mlp"})[0]["agent_kwargs"]
     assert resolve({"env": "cartpole", "signal": "greedy", "neuron": "lif"})[0]["agent_kwargs"]["neuron"] == "lif"
     assert resolve({"env": "cartpole", "signal": "greedy"})[0]["agent_kwargs"]["temperature"] == 0.7
