@@ -12,7 +12,9 @@ the same fresh game (seeded as it was) once per variant, for --steps steps:
 
 Printed per variant: the game's figure over the whole stretch (Flappy Bird: pipes passed over lives
 ended, the life going on counted as one; Pong: hits over arrivals; else the mean episodic return),
-per lifetime and the mean with a 95% bootstrap interval over lifetimes. Variants differ only in what is
+per lifetime and the mean with a 95% bootstrap interval over lifetimes, and its difference from the
+first variant, lifetime by lifetime (mean, interval, how many lifetimes lower): issue 20 asks that
+a frozen lifetime crash no more often than the same lifetime learning. Variants differ only in what is
 named above, so the rows say which of them costs a frozen lifetime its play.
 """
 
@@ -110,14 +112,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{args.checkpoint}: {ckpt['config']['env']}, step {int(ckpt['step']):,}, lifetimes {ks}, "
           f"{args.steps:,} steps each")
-    rows = []
+    rows, first = [], None
     for variant in args.variants:
         values = [play(ckpt, args.checkpoint, k, variant, args.steps, not args.no_compile) for k in ks]
         v = np.array(values)
         mean, lo, hi = bootstrap_ci(v)
-        rows.append(f"| {variant} | {mean:.2f} [{lo:.2f}, {hi:.2f}] | {' '.join(f'{x:.2f}' for x in v)} |")
+        if first is None:  # the rows below are paired with this one, lifetime by lifetime
+            first, diff = v, "-"
+        else:
+            d = v - first
+            dm, dlo, dhi = bootstrap_ci(d)
+            diff = f"{dm:+.2f} [{dlo:+.2f}, {dhi:+.2f}], {int((d < 0).sum())} of {len(d)} lower"
+        rows.append(f"| {variant} | {mean:.2f} [{lo:.2f}, {hi:.2f}] | {' '.join(f'{x:.2f}' for x in v)} | {diff} |")
         print(rows[-1], flush=True)
-    print("\n| variant | mean [95% bootstrap CI] over lifetimes | per lifetime |\n|---|---|---|\n" + "\n".join(rows))
+    print(f"\n| variant | mean [95% bootstrap CI] over lifetimes | per lifetime | minus {args.variants[0]}, paired "
+          f"by lifetime |\n|---|---|---|---|\n" + "\n".join(rows))
     return 0
 
 

@@ -224,5 +224,12 @@ def test_bench_frozen_plays_each_variant_of_a_checkpoint(tmp_path, capsys):
     assert sorted(rows) == sorted(bench_frozen.VARIANTS)
     for values in rows.values():  # Pong: hits over arrivals, each lifetime's own
         assert len(values) == 2 and all(0.0 <= float(v) <= 1.0 for v in values)
+    diffs = {line.split("|")[1].strip(): line.split("|")[4].split()[0] for line in table.splitlines()[2:] if line}
+    first = next(iter(bench_frozen.VARIANTS))
+    assert diffs[first] == "-"
+    for name, values in rows.items():  # each row minus the first, lifetime by lifetime
+        if name != first:
+            expected = np.mean([float(a) - float(b) for a, b in zip(values, rows[first])])
+            assert abs(float(diffs[name]) - expected) <= 0.016  # each figure printed to 0.01
     assert bench_frozen.main([str(ckpt), "--lifetimes", "2"]) == 2
     assert "--lifetimes 2 is not a lifetime of this checkpoint; allowed: 0 to 1" in capsys.readouterr().err
